@@ -1,0 +1,129 @@
+"""The objective protocol: compiled functions plus the data they read, and provable metadata.
+
+An objective f: R^d -> R reaches the engine as numba-compiled functions that take its data as
+an explicit argument, so the engine compiles once per *family* (and caches), never per instance:
+
+    value(x, data) -> float
+    grad(x, data, out)          out[:] = grad f(x)
+    hvp(x, v, data, out)        out[:] = Hess f(x) @ v
+
+A finite sum f = (1/m) sum_a f_a also gives, for a component index a in 0..m-1,
+
+    component_value(x, a, data) -> float
+    component_grad(x, a, data, out)
+
+``data`` is a tuple of NumPy arrays (the instance), ``L`` a global smoothness constant (or
+``None`` with the reason), ``f_low`` a proven lower bound. Any family written this way plugs in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from .._numba import JIT
+
+__all__ = ["Objective", "no_component"]
+
+
+@njit(**JIT)
+def no_component(x, a, data, out):
+    """Placeholder component gradient for objectives that are not finite sums (never called)."""
+    out[:] = np.nan
+
+
+@njit(**JIT)
+def _no_component_value(x, a, data):
+    return np.nan
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """One objective instance. See the module docstring for the function signatures.
+
+    Parameters
+    ----------
+    name : str
+        The family's registry name (``mla_numeric.objectives.BUILTIN``) or a user's name.
+    dim : int
+        d.
+    data : tuple of ndarray
+        The arrays the compiled functions read.
+    value, grad, hvp : numba dispatchers
+    L : float or None
+        A global smoothness constant, or None when f is not globally smooth (``L_reason`` says why).
+    f_low : float
+        A lower bound on f.
+    m : int
+        Number of components of a finite sum (0: not a finite sum).
+    component_value, component_grad : numba dispatchers, optional
+        Required when m > 0.
+    params : dict
+        What reproduces the instance (generator name, seed, sizes, or the data itself), JSON-ready.
+    x0 : ndarray, optional
+        A natural starting point (default: zeros).
+    """
+
+    name: str
+    dim: int
+    data: tuple
+    value: object
+    grad: object
+    hvp: object
+    L: float | None
+    f_low: float
+    L_reason: str = ""
+    m: int = 0
+    component_value: object = _no_component_value
+    component_grad: object = no_component
+    params: dict = field(default_factory=dict)
+    x0: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.dim < 1:
+            raise ValueError(f"dim must be >= 1, got {self.dim}")
+        if self.L is None and not self.L_reason:
+            raise ValueError(f"objective {self.name!r}: L is None, so L_reason must say why")
+        if self.m > 0 and self.component_grad is no_component:
+            raise ValueError(f"objective {self.name!r}: a finite sum (m = {self.m}) needs component_grad")
+
+    @property
+    def is_finite_sum(self) -> bool:
+        return self.m > 0
+
+    def start(self) -> np.ndarray:
+        """The default starting point."""
+        return np.zeros(self.dim) if self.x0 is None else np.array(self.x0, dtype=np.float64)
+
+    # Convenience wrappers around the compiled functions (Python-side use and tests).
+    def f(self, x) -> float:
+        return self.value(np.asarray(x, dtype=np.float64), self.data)
+
+    def gradient(self, x) -> np.ndarray:
+        out = np.empty(self.dim)
+        self.grad(np.asarray(x, dtype=np.float64), self.data, out)
+        return out
+
+    def hessian_vector(self, x, v) -> np.ndarray:
+        out = np.empty(self.dim)
+        self.hvp(np.asarray(x, dtype=np.float64), np.asarray(v, dtype=np.float64), self.data, out)
+        return out
+
+    def component(self, x, a: int) -> float:
+        self._check_component(a)
+        return self.component_value(np.asarray(x, dtype=np.float64), a, self.data)
+
+    def component_gradient(self, x, a: int) -> np.ndarray:
+        self._check_component(a)
+        out = np.empty(self.dim)
+        self.component_grad(np.asarray(x, dtype=np.float64), a, self.data, out)
+        return out
+
+    def _check_component(self, a):
+        if not 0 <= a < self.m:
+            raise ValueError(f"component index a must be in 0..{self.m - 1} for {self.name!r}, got {a}")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "dim": self.dim, "L": self.L, "L_reason": self.L_reason or None,
+                "f_low": self.f_low, "m": self.m, "params": self.params}

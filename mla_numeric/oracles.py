@@ -1,0 +1,85 @@
+"""Stochastic gradient oracles G(x, xi) with E G = grad f(x) (THEORY.md, Setting).
+
+- ``GaussianNoise(sigma)``: G = grad f(x) + sigma z / sqrt(d), z ~ N(0, I), so that
+  E||G - grad f||^2 = sigma^2 exactly; or ``GaussianNoise(scale=s)``: independent N(0, s_i^2)
+  noise per coordinate (the NQM's oracle).
+- ``WithReplacement()``: G = grad f_a(x) with a uniform in {0..m-1}, independently per call.
+- ``RandomReshuffling()``: calls c = e m .. e m + m - 1 of epoch e visit the components in a
+  fresh uniformly random order (Fisher-Yates on the stream), so E G = grad f as well.
+
+For finite sums the components f_a are the minibatch losses: one call evaluates one f_a.
+The oracle's randomness comes from the counter-based stream (rng.py), keyed by
+(seed, replicate, index of the oracle call).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import check_finite_array
+
+__all__ = ["GaussianNoise", "WithReplacement", "RandomReshuffling", "make_oracle", "ORACLES"]
+
+GAUSSIAN, REPLACEMENT, RESHUFFLE = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianNoise:
+    """Additive Gaussian noise: total variance ``sigma**2``, or per-coordinate deviations ``scale``."""
+
+    sigma: float = 0.0
+    scale: np.ndarray | None = None
+    name = "gaussian"
+    kind = GAUSSIAN
+
+    def __post_init__(self):
+        if self.scale is None and not (math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+
+    def noise_scale(self, dim: int) -> np.ndarray:
+        """Per-coordinate standard deviations."""
+        if self.scale is None:
+            return np.full(dim, self.sigma / math.sqrt(dim))
+        scale = check_finite_array("scale", self.scale, (dim,))
+        if np.any(scale < 0):
+            raise ValueError("scale (noise standard deviations) must be >= 0")
+        return scale
+
+    def to_dict(self, dim: int) -> dict:
+        scale = self.noise_scale(dim)
+        return {"name": self.name, "sigma": float(np.sqrt(np.sum(scale ** 2))),
+                "scale": None if self.scale is None else scale.tolist()}
+
+
+@dataclass(frozen=True)
+class WithReplacement:
+    """One uniformly random component per call, independent across calls."""
+
+    name = "replacement"
+    kind = REPLACEMENT
+
+    def noise_scale(self, dim: int) -> np.ndarray:
+        return np.zeros(dim)
+
+    def to_dict(self, dim: int) -> dict:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class RandomReshuffling(WithReplacement):
+    """Every component once per epoch of m calls, in a fresh uniformly random order."""
+
+    name = "reshuffle"
+    kind = RESHUFFLE
+
+
+ORACLES = {"gaussian": GaussianNoise, "replacement": WithReplacement, "reshuffle": RandomReshuffling}
+
+
+def make_oracle(name: str, sigma: float = 0.0):
+    """The oracle called ``name`` (gaussian, replacement, reshuffle)."""
+    if name not in ORACLES:
+        raise ValueError(f"unknown oracle {name!r}; choose from {', '.join(ORACLES)}")
+    return GaussianNoise(sigma) if name == "gaussian" else ORACLES[name]()

@@ -1,0 +1,258 @@
+"""The engine against its twin, the exact reductions of THEORY.md, determinism and divergence."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import mla_numeric as mn
+from mla_numeric import objectives
+from mla_numeric.objectives import Objective, diagonal_quadratic
+
+import naive
+
+LAYERS = [[], [(3, 0.5)], [(2, 0.5), (3, 0.8)], [(2, 0.6), (1, 0.9), (2, 0.7)]]
+SMALL_DIMS = {"quadratic": 5, "dense-quadratic": 4, "nqm": 5, "robust-regression": 3,
+              "logistic-nonconvex": 3, "wells": 3, "valley": 2}
+
+
+def oracles_for(objective):
+    if objective.name == "nqm":
+        yield objectives.nqm_noise(objective)
+        return
+    yield mn.GaussianNoise(0.7)
+    if objective.is_finite_sum:
+        yield mn.WithReplacement()
+        yield mn.RandomReshuffling()
+
+
+CASES = [(name, layers, oracle.name)
+         for name in objectives.BUILTIN
+         for layers in LAYERS
+         for oracle in oracles_for(objectives.make(name, SMALL_DIMS[name], seed=1))]
+
+
+@pytest.mark.parametrize("name, layers, oracle_name", CASES)
+def test_kernel_matches_twin(name, layers, oracle_name):
+    objective = objectives.make(name, SMALL_DIMS[name], seed=1)
+    oracle = next(o for o in oracles_for(objective) if o.name == oracle_name)
+    lr = 0.05 if name != "valley" else 0.02
+    T, seed = 5, 7
+    result = mn.simulate(objective, mn.MLA(layers, lr), T, seeds=[0, 3], oracle=oracle,
+                         seed=seed, trajectory=True)
+    for row, replicate in enumerate([0, 3]):
+        loss, grad_norm_sq, trajectory = naive.simulate(
+            objective, layers, lr, T, objective.start(), oracle, seed=seed, replicate=replicate)
+        np.testing.assert_allclose(result.loss_records[row], loss, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(result.grad_norm_sq_records[row], grad_norm_sq, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(result.trajectory[row], trajectory, rtol=1e-12, atol=1e-14)
+
+
+def test_stream_matches_twin():
+    from mla_numeric import rng
+    for seed, replicate in [(0, 0), (1, 5), (2 ** 63 - 1, 123456)]:
+        key = np.uint64(rng.stream_key(seed, replicate))
+        assert int(key) == naive.stream_key(seed, replicate)
+        for n in [0, 1, 2 ** 40 + 3]:
+            assert rng.uniform(key, n) == naive.uniform(int(key), n)
+            assert rng.uniform_index(key, n, 17) == naive.uniform_index(int(key), n, 17)
+            np.testing.assert_allclose(rng.normal_pair(key, n), naive.normal_pair(int(key), n), rtol=1e-15)
+
+
+def test_shuffle_is_a_permutation_that_changes_each_epoch():
+    from mla_numeric.engine import shuffle_epoch
+    key = naive.stream_key(0, 0)
+    orders = []
+    for epoch in range(4):
+        perm = np.empty(9, dtype=np.int64)
+        shuffle_epoch(key, epoch, perm)
+        assert sorted(perm) == list(range(9))
+        assert perm.tolist() == naive.epoch_order(key, epoch, 9)
+        orders.append(perm.tolist())
+    assert len({tuple(o) for o in orders}) == 4
+
+
+# ---- exact reductions (THEORY.md, "Equivalences that must hold exactly") -------------------
+
+def run(layers, lr, T, objective=None, **kwargs):
+    objective = objective or diagonal_quadratic(6, seed=2)
+    kwargs.setdefault("oracle", mn.GaussianNoise(0.5))
+    return mn.simulate(objective, mn.MLA(layers, lr), T, seeds=3, seed=11, trajectory=True, **kwargs)
+
+
+def test_all_alpha_one_is_sgd():
+    # K = 5 and all alpha = 1: cycle t ends where SGD's step 5t does, on the same stream.
+    mla = run([(5, 1.0)], 0.1, 8)
+    sgd = run([], 0.1, 40)
+    np.testing.assert_allclose(mla.trajectory, sgd.trajectory[:, ::5], rtol=1e-12, atol=1e-14)
+    two = run([(2, 1.0), (3, 1.0)], 0.1, 6)
+    np.testing.assert_allclose(two.trajectory, sgd.trajectory[:, :37:6], rtol=1e-12, atol=1e-14)
+
+
+def test_all_k_one_is_sgd_at_lr_eta_P():
+    mla = run([(1, 0.5), (1, 0.4)], 0.3, 20)
+    sgd = run([], 0.3 * 0.5 * 0.4, 20)
+    np.testing.assert_allclose(mla.trajectory, sgd.trajectory, rtol=1e-12, atol=1e-14)
+
+
+def test_one_layer_is_lookahead():
+    # Lookahead as Zhang et al. write it: k fast steps from phi, then phi += alpha (x - phi).
+    objective, oracle, k, alpha, lr, T = diagonal_quadratic(4, seed=3), mn.GaussianNoise(1.0), 4, 0.6, 0.2, 6
+    engine = mn.simulate(objective, mn.MLA([(k, alpha)], lr), T, seeds=[2], seed=5, oracle=oracle, trajectory=True)
+    key, call, phi = naive.stream_key(5, 2), 0, objective.start()
+    for t in range(1, T + 1):
+        x = phi.copy()
+        for _ in range(k):
+            x = x - lr * naive.stochastic_gradient(objective, oracle, key, call, x)
+            call += 1
+        phi = phi + alpha * (x - phi)
+        np.testing.assert_allclose(engine.trajectory[0, t], phi, rtol=1e-12)
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_unit_layer_changes_nothing(position):
+    layers = [(3, 0.5), (2, 0.7)]
+    padded = layers[:position] + [(1, 1.0)] + layers[position:]
+    np.testing.assert_allclose(run(padded, 0.1, 10).trajectory, run(layers, 0.1, 10).trajectory,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_two_layer_trace_by_hand():
+    # f(x) = x^2 / 2, exact gradients, eta = 1/2: a fast step halves x. Layers (2, 1/2), (2, 1/2):
+    #   level-1 cycle from 8:    8 -> 4 -> 2,       phi_1 = 8 + (2 - 8)/2    = 5
+    #   level-1 cycle from 5:    5 -> 2.5 -> 1.25,  phi_1 = 5 + (1.25 - 5)/2 = 3.125
+    #   level-2 sync:                               phi_2 = 8 + (3.125 - 8)/2 = 5.5625
+    # so each top-level iteration multiplies by 5.5625 / 8 = 0.6953125 (all exact in binary).
+    objective = diagonal_quadratic(1, h=[1.0], xstar=[0.0])
+    result = mn.simulate(objective, mn.MLA([(2, 0.5), (2, 0.5)], 0.5), 2, seeds=1, x0=[8.0],
+                         trajectory=True)
+    assert result.trajectory[0, :, 0].tolist() == [8.0, 5.5625, 5.5625 * 0.6953125]
+
+
+# ---- the cycle lemma ------------------------------------------------------------------
+
+@pytest.mark.parametrize("layers", [[(3, 0.5)], [(2, 0.3), (3, 0.8)], [(2, 0.6), (2, 0.5), (3, 0.9)],
+                                    [(1, 0.5), (4, 0.25)]])
+def test_cycle_lemma(layers):
+    # For arbitrary oracle outputs G_j: phi' = phi - eta P sum_j G_j and
+    # x_l = phi - eta sum_{j<l} d_jl G_j (THEORY.md), on the twin's recursion and the package's.
+    optimizer = mn.MLA(layers, lr=0.3)
+    rng = np.random.default_rng(len(layers))
+    G = rng.standard_normal((optimizer.K, 3))
+    phi = rng.standard_normal(3)
+    d = optimizer.pair_weights()
+    for recursion in (lambda p, step: naive.nested_iteration(p, layers, lambda x: step(x, None)),
+                      lambda p, step: mn.cycle.nested_cycle(p, step, layers)):
+        points = []
+
+        def step(x, _):
+            points.append(x)
+            return x - optimizer.lr * G[len(points) - 1]
+
+        end = recursion(phi, step)
+        np.testing.assert_allclose(end, phi - optimizer.lr * optimizer.P * G.sum(axis=0), rtol=1e-12)
+        for l, x in enumerate(points):
+            np.testing.assert_allclose(x, phi - optimizer.lr * d[:l, l] @ G[:l], rtol=1e-12, atol=1e-15)
+
+
+def test_pair_weights_by_hand():
+    # Layers (2, a), (2, b): steps 1,2 | 3,4 share level-1 cycles; 1 or 2 and 3 or 4 meet at level 2.
+    d = mn.MLA([(2, 0.5), (2, 0.25)]).pair_weights()
+    np.testing.assert_array_equal(d, [[0, 1, 0.5, 0.5], [0, 0, 0.5, 0.5], [0, 0, 0, 1], [0, 0, 0, 0]])
+
+
+# ---- determinism ----------------------------------------------------------------------
+
+def test_chunking_and_blocks_do_not_change_results():
+    objective = objectives.make("robust-regression", 4, seed=0)
+    kwargs = dict(oracle=mn.RandomReshuffling(), seed=3, trajectory=True)
+    optimizer = mn.MLA([(3, 0.5), (2, 0.5)], 0.05)
+    whole = mn.simulate(objective, optimizer, 12, seeds=6, **kwargs)
+    pieces = mn.simulate(objective, optimizer, 12, seeds=6, chunk=4, block=5, **kwargs)
+    subset = mn.simulate(objective, optimizer, 12, seeds=[4, 1], block=1, **kwargs)
+    np.testing.assert_array_equal(whole.trajectory, pieces.trajectory)
+    np.testing.assert_array_equal(whole.trajectory[[4, 1]], subset.trajectory)
+    streamed = mn.simulate(objective, optimizer, 12, seeds=6, keep="summary", chunk=4,
+                           oracle=mn.RandomReshuffling(), seed=3)
+    np.testing.assert_allclose(streamed.grad_norm_sq.mean, whole.grad_norm_sq_records.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(streamed.grad_norm_sq.stderr,
+                               whole.grad_norm_sq_records.std(axis=0, ddof=1) / np.sqrt(6), rtol=1e-9, atol=1e-15)
+    np.testing.assert_array_equal(streamed.final, whole.final)
+
+
+_DIGEST = """
+import hashlib, numpy as np, mla_numeric as mn
+from mla_numeric import objectives
+objective = objectives.make("logistic-nonconvex", 5, seed=0)
+result = mn.simulate(objective, mn.MLA([(5, 0.5), (5, 0.5)], 0.05), 40, seeds=7,
+                     oracle=mn.WithReplacement(), trajectory=True)
+gauss = mn.simulate(objective, mn.MLA([(5, 0.5)], 0.05), 40, seeds=7, oracle=mn.GaussianNoise(1.0))
+print(hashlib.sha256(result.trajectory.tobytes() + gauss.loss_records.tobytes()).hexdigest())
+"""
+
+
+def test_results_do_not_depend_on_thread_count():
+    digests = set()
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
+# ---- divergence -----------------------------------------------------------------------
+
+def test_divergence_is_reported_with_seed_and_step():
+    objective = diagonal_quadratic(3, seed=0)  # L = 1: SGD with eta = 3 diverges
+    with pytest.warns(mn.DivergenceWarning, match="3 of 3 replicates diverged"):
+        result = mn.simulate(objective, mn.MLA([], 3.0), 2000, seeds=3, seed=4)
+    assert [(event.replicate, event.seed) for event in result.diverged] == [(0, 4), (1, 4), (2, 4)]
+    assert all(0 < event.step <= 2000 for event in result.diverged)
+    assert result.grad_norm_sq.count == 0 and np.all(np.isnan(result.average_grad_norm_sq))
+    row = result.grad_norm_sq_records[0]
+    assert np.all(np.isfinite(row[:result.diverged[0].step]))
+    assert np.all(np.isnan(row[result.diverged[0].step:]))
+
+
+def quartic():
+    """A user-defined objective, f(x) = sum x^4 / 4: not globally smooth, so noise can blow it up."""
+    from numba import njit
+
+    @njit
+    def value(x, data):
+        return np.sum(x ** 4) / 4
+
+    @njit
+    def grad(x, data, out):
+        out[:] = x ** 3
+
+    @njit
+    def hvp(x, v, data, out):
+        out[:] = 3 * x ** 2 * v
+
+    return Objective("quartic", 1, (np.zeros(1),), value, grad, hvp, L=None,
+                     L_reason="the Hessian 3x^2 is unbounded", f_low=0.0)
+
+
+def test_partial_divergence_is_excluded_loudly():
+    objective = quartic()
+    with pytest.warns(mn.DivergenceWarning) as caught:
+        result = mn.simulate(objective, mn.MLA([], 0.5), 200, seeds=64, oracle=mn.GaussianNoise(1.0))
+    assert "the summaries exclude them" in str(caught[0].message)
+    diverged = {event.replicate for event in result.diverged}
+    assert 0 < len(diverged) < 64
+    alive = [r for r in range(64) if r not in diverged]
+    assert result.grad_norm_sq.count == len(alive)
+    np.testing.assert_allclose(result.grad_norm_sq.mean, result.grad_norm_sq_records[alive].mean(axis=0))
+
+
+def test_json_form_is_valid_json():
+    result = run([(2, 0.5)], 0.1, 3)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert set(data) == {"config", "loss", "grad_norm_sq", "diverged"}
+    assert len(data["loss"]["mean"]) == 4 and data["config"]["optimizer"]["spec"] == "2:0.5"

@@ -1,0 +1,179 @@
+"""Every built-in objective: derivatives, finite-sum structure, f_low, L, validation, seeding."""
+import numpy as np
+import pytest
+
+from mla_numeric.objectives import BUILTIN, make
+from mla_numeric.objectives.finite_sum import valley, valley_product
+from mla_numeric.objectives.nonconvex import logistic_nonconvex, robust_regression, separable_wells
+
+NAMES = list(BUILTIN)
+SMOOTH = [name for name in NAMES if make(name, 2 if name == "valley" else 5).L is not None]
+SEED_FREE = {"nqm"}  # its default spectrum is deterministic; the seed is only echoed
+
+
+def build(name, seed=0):
+    return make(name, 2 if name == "valley" else 5, seed)
+
+
+def random_points(dim, count, seed, scale=2.0):
+    return scale * np.random.default_rng(seed).standard_normal((count, dim))
+
+
+def known_minimiser(objective):
+    """A global minimiser with value f_low, where the family has one."""
+    if objective.name in ("quadratic", "dense-quadratic", "nqm"):
+        return objective.data[1]
+    if objective.name == "wells":
+        return objective.data[0]
+    return None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradient_matches_central_differences(name):
+    objective = build(name)
+    step = 1e-6
+    for x in random_points(objective.dim, 5, seed=1):
+        numeric = np.empty(objective.dim)
+        for i in range(objective.dim):
+            e = np.zeros(objective.dim)
+            e[i] = step
+            numeric[i] = (objective.f(x + e) - objective.f(x - e)) / (2 * step)
+        np.testing.assert_allclose(objective.gradient(x), numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hvp_matches_differences_of_gradient(name):
+    objective = build(name)
+    step = 1e-6
+    rng = np.random.default_rng(2)
+    for x in random_points(objective.dim, 5, seed=3):
+        v = rng.standard_normal(objective.dim)
+        numeric = (objective.gradient(x + step * v) - objective.gradient(x - step * v)) / (2 * step)
+        np.testing.assert_allclose(objective.hessian_vector(x, v), numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_finite_sum_components_average_to_f(name):
+    objective = build(name)
+    if not objective.is_finite_sum:
+        assert objective.m == 0
+        return
+    assert objective.m == objective.params["m"] == objective.data[0].shape[0]
+    for x in random_points(objective.dim, 4, seed=4):
+        values = [objective.component(x, a) for a in range(objective.m)]
+        grads = [objective.component_gradient(x, a) for a in range(objective.m)]
+        assert np.mean(values) == pytest.approx(objective.f(x), rel=1e-12, abs=1e-14)
+        np.testing.assert_allclose(np.mean(grads, axis=0), objective.gradient(x), rtol=1e-10, atol=1e-13)
+    for a in (-1, objective.m):
+        with pytest.raises(ValueError, match="component index a"):
+            objective.component(np.zeros(objective.dim), a)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_f_low_is_a_lower_bound(name):
+    objective = build(name)
+    for scale in (0.1, 1.0, 10.0):
+        for x in random_points(objective.dim, 100, seed=5, scale=scale):
+            assert objective.f_low <= objective.f(x)
+    assert objective.f_low <= objective.f(objective.start())
+    minimiser = known_minimiser(objective)
+    if minimiser is not None:
+        assert objective.f(minimiser) == pytest.approx(objective.f_low, abs=1e-14)
+        np.testing.assert_allclose(objective.gradient(minimiser), 0.0, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_L_is_given_or_explained(name):
+    objective = build(name)
+    if objective.L is None:
+        assert objective.L_reason.strip()
+    else:
+        assert np.isfinite(objective.L) and objective.L > 0
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_L_bounds_gradient_differences_and_hvp(name):
+    objective = build(name)
+    rng = np.random.default_rng(6)
+    for scale in (0.1, 1.0, 5.0):
+        xs = random_points(objective.dim, 100, seed=7, scale=scale)
+        for x in xs:
+            y = x + scale * rng.standard_normal(objective.dim) * rng.choice([1e-3, 1.0])
+            change = np.linalg.norm(objective.gradient(x) - objective.gradient(y))
+            assert change <= objective.L * np.linalg.norm(x - y) * (1 + 1e-9)
+            v = rng.standard_normal(objective.dim)
+            assert np.linalg.norm(objective.hessian_vector(x, v)) <= objective.L * np.linalg.norm(v) * (1 + 1e-9)
+
+
+def test_wells_curvature_reaches_both_ends():
+    objective = separable_wells(3, seed=0, beta=1.0, omega=4.0)
+    centers = objective.data[0]
+    v = np.array([1.0, 0.0, 0.0])
+    assert objective.hessian_vector(centers, v)[0] == pytest.approx(objective.L)
+    trough = centers + np.array([np.pi / 4.0, 0.0, 0.0])
+    assert objective.hessian_vector(trough, v)[0] == pytest.approx(2.0 - objective.L)
+
+
+def test_valley_minima_and_start():
+    objective = valley(seed=3, m=16, noise=0.5)
+    inputs, targets = objective.data
+    product = valley_product(objective)
+    assert product == pytest.approx(inputs @ targets / (inputs @ inputs))
+    x0 = objective.start()
+    assert x0[0] * x0[1] == pytest.approx(product)
+    minimum = 0.5 * np.mean((product * inputs - targets) ** 2)
+    assert objective.f(x0) == pytest.approx(minimum)
+    assert 0.0 < minimum
+    for w in (x0, np.array([2.0, product / 2.0]), np.array([-0.5, -2.0 * product])):
+        assert objective.f(w) == pytest.approx(minimum)
+        np.testing.assert_allclose(objective.gradient(w), 0.0, atol=1e-12)
+        component_norms = [np.linalg.norm(objective.component_gradient(w, a)) for a in range(objective.m)]
+        assert max(component_norms) > 1e-3
+    negative = valley(seed=0, slope=-1.0)
+    start = negative.start()
+    assert start[0] * start[1] == pytest.approx(valley_product(negative)) and valley_product(negative) < 0
+
+
+def test_valley_product_rejects_other_objectives():
+    with pytest.raises(ValueError, match="valley"):
+        valley_product(make("wells", 3))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dim_must_be_positive(name):
+    with pytest.raises(ValueError, match="dim"):
+        make(name, 0)
+
+
+@pytest.mark.parametrize("build_bad, parameter", [
+    (lambda: valley(3), "dim"),
+    (lambda: valley(m=0), "m"),
+    (lambda: valley(noise=-1.0), "noise"),
+    (lambda: valley(slope=np.inf), "slope"),
+    (lambda: robust_regression(m=0), "m"),
+    (lambda: robust_regression(noise="big"), "noise"),
+    (lambda: logistic_nonconvex(lam=-0.1), "lam"),
+    (lambda: logistic_nonconvex(m=2.5), "m"),
+    (lambda: separable_wells(beta=0.0), "beta"),
+    (lambda: separable_wells(omega=np.nan), "omega"),
+    (lambda: make("no-such-objective"), "unknown objective 'no-such-objective'"),
+])
+def test_bad_input_names_the_parameter(build_bad, parameter):
+    with pytest.raises(ValueError, match=parameter):
+        build_bad()
+
+
+def same_data(first, second):
+    return all(np.array_equal(a, b) for a, b in zip(first.data, second.data))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seed_reproduces_the_data(name):
+    objective = build(name, seed=11)
+    again = build(name, seed=11)
+    assert same_data(objective, again) and objective.params == again.params
+    if name in SEED_FREE:
+        assert same_data(objective, build(name, seed=12))
+    else:
+        assert objective.params["seed"] == 11
+        assert not same_data(objective, build(name, seed=12))
