@@ -30,7 +30,7 @@ from . import __version__
 from ._numba import JIT, PARALLEL
 from .objectives.base import Objective
 from .oracles import GAUSSIAN, RESHUFFLE, GaussianNoise
-from .rng import normal_pair, stream_keys, uniform_index
+from .rng import normal, stream_keys, uniform_index
 from .spec import MLA, check_finite_array, check_positive
 
 __all__ = ["simulate", "SimulationResult", "Summary", "Divergence", "DivergenceWarning"]
@@ -54,19 +54,15 @@ def shuffle_epoch(key, epoch, perm):
         perm[i], perm[j] = perm[j], perm[i]
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _oracle(grad, component_grad, data, x, key, call, oracle, perm, out):
     """out <- G(x, xi_call): one stochastic gradient (see oracles.py)."""
     kind, noise_scale, m = oracle
     if kind == GAUSSIAN:
         grad(x, data, out)
         d = x.shape[0]
-        pairs = (d + 1) // 2
-        for p in range(pairs):
-            z0, z1 = normal_pair(key, call * pairs + p)
-            out[2 * p] += noise_scale[2 * p] * z0
-            if 2 * p + 1 < d:
-                out[2 * p + 1] += noise_scale[2 * p + 1] * z1
+        for q in range(d):
+            out[q] += noise_scale[q] * normal(key, call * d + q)
     elif kind == RESHUFFLE:
         position = call % m
         if position == 0:
@@ -100,16 +96,19 @@ def _advance(value, grad, component_grad, data, optimizer, oracle, keys, state, 
             grad_norm_sq[r, :] = np.nan
             trajectory[r, :, :] = np.nan
             continue
+        phi = state[r]  # levels of this replicate; views made once, not per step
+        fast, slow = phi[0], phi[n]
+        key = keys[r]
         g = np.empty(d)
         perm = np.empty(m, dtype=np.int64)
         call = calls[r]
         if oracle[0] == RESHUFFLE and call % m != 0:
-            shuffle_epoch(keys[r], call // m, perm)
+            shuffle_epoch(key, call // m, perm)
         for b in range(iterations):
             for j in range(1, K + 1):
-                _oracle(grad, component_grad, data, state[r, 0], keys[r], call, oracle, perm, g)
+                _oracle(grad, component_grad, data, fast, key, call, oracle, perm, g)
                 for q in range(d):
-                    state[r, 0, q] -= lr * g[q]
+                    fast[q] -= lr * g[q]
                 call += 1
                 top, period = 0, 1
                 for i in range(n):
@@ -117,20 +116,20 @@ def _advance(value, grad, component_grad, data, optimizer, oracle, keys, state, 
                     if j % period != 0:
                         break
                     for q in range(d):
-                        state[r, i + 1, q] += alphas[i] * (state[r, i, q] - state[r, i + 1, q])
+                        phi[i + 1, q] += alphas[i] * (phi[i, q] - phi[i + 1, q])
                     top = i + 1
                 for i in range(top):
                     for q in range(d):
-                        state[r, i, q] = state[r, top, q]
-            f = value(state[r, n], data)
-            grad(state[r, n], data, g)
+                        phi[i, q] = phi[top, q]
+            f = value(slow, data)
+            grad(slow, data, g)
             norm_sq = 0.0
             for q in range(d):
                 norm_sq += g[q] * g[q]
             loss[r, b] = f
             grad_norm_sq[r, b] = norm_sq
             if trajectory.shape[1] > 0:
-                trajectory[r, b, :] = state[r, n]
+                trajectory[r, b, :] = slow
             if not (math.isfinite(f) and math.isfinite(norm_sq)):
                 diverged_at[r] = t_start + b + 1
                 loss[r, b:] = np.nan

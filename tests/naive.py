@@ -35,10 +35,47 @@ def uniform_index(key, n, m):
     return int((bits(key, n) >> 11) * 2.0 ** -53 * m)
 
 
-def normal_pair(key, n):
-    radius = math.sqrt(-2.0 * math.log(uniform(key, 2 * n)))
-    angle = 2.0 * math.pi * uniform(key, 2 * n + 1)
-    return radius * math.cos(angle), radius * math.sin(angle)
+def ziggurat_tables(r=3.6541528853610088, v=4.92867323399e-3, layers=256):
+    """Marsaglia & Tsang (2000), zigset: layer edges x_i of equal area v, 52-bit abscissae."""
+    scale = 2.0 ** 52
+    edges = [r]
+    for _ in range(layers - 2):
+        x = edges[-1]
+        edges.append(math.sqrt(-2.0 * math.log(v / x + math.exp(-0.5 * x * x))))
+    edges = edges[::-1]                      # x_1 < ... < x_255 = r
+    q = v / math.exp(-0.5 * r * r)           # width of the base strip
+    k = [int(r / q * scale), 0] + [int(edges[i - 2] / edges[i - 1] * scale) for i in range(2, layers)]
+    w = [q / scale] + [x / scale for x in edges]
+    f = [1.0] + [math.exp(-0.5 * x * x) for x in edges]
+    return k, w, f
+
+
+K_TABLE, W_TABLE, F_TABLE = ziggurat_tables()
+R_TAIL = 3.6541528853610088
+
+
+def normal(key, n):
+    """The ziggurat: word n of the stream gives the sign and a first try; when that try is not
+    accepted at once, words n * 2^16 + s of a second stream give the rest."""
+    slow_key = mix64(key ^ 0xD1B54A32D192ED03)
+    slow = ((n << 16) + s for s in range(1 << 16))
+    word = bits(key, n)
+    sign = -1.0 if (word >> 8) & 1 else 1.0
+    while True:
+        layer, u = word & 0xFF, (word >> 9) & ((1 << 52) - 1)
+        x = u * W_TABLE[layer]
+        if u < K_TABLE[layer]:
+            return sign * x
+        if layer == 0:                       # tail beyond r: Marsaglia's exponential rejection
+            while True:
+                tail = -math.log(uniform(slow_key, next(slow))) / R_TAIL
+                height = -math.log(uniform(slow_key, next(slow)))
+                if 2 * height > tail * tail:
+                    return sign * (R_TAIL + tail)
+        low, high = F_TABLE[layer], F_TABLE[layer - 1]
+        if low + (high - low) * uniform(slow_key, next(slow)) < math.exp(-0.5 * x * x):
+            return sign * x
+        word = bits(slow_key, next(slow))
 
 
 def epoch_order(key, epoch, m):
@@ -59,10 +96,9 @@ def gradient(objective, x):
 def stochastic_gradient(objective, oracle, key, call, x):
     """G(x, xi_call) for oracle name 'gaussian', 'replacement' or 'reshuffle'."""
     if oracle.name == "gaussian":
-        scale = oracle.noise_scale(objective.dim)
-        z = np.array([v for p in range((objective.dim + 1) // 2)
-                      for v in normal_pair(key, call * ((objective.dim + 1) // 2) + p)])
-        return gradient(objective, x) + scale * z[:objective.dim]
+        d = objective.dim
+        z = np.array([normal(key, call * d + q) for q in range(d)])
+        return gradient(objective, x) + oracle.noise_scale(d) * z
     m = objective.m
     if oracle.name == "replacement":
         a = uniform_index(key, call, m)

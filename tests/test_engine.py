@@ -52,17 +52,6 @@ def test_kernel_matches_twin(name, layers, oracle_name):
         np.testing.assert_allclose(result.trajectory[row], trajectory, rtol=1e-12, atol=1e-14)
 
 
-def test_stream_matches_twin():
-    from mla_numeric import rng
-    for seed, replicate in [(0, 0), (1, 5), (2 ** 63 - 1, 123456)]:
-        key = np.uint64(rng.stream_key(seed, replicate))
-        assert int(key) == naive.stream_key(seed, replicate)
-        for n in [0, 1, 2 ** 40 + 3]:
-            assert rng.uniform(key, n) == naive.uniform(int(key), n)
-            assert rng.uniform_index(key, n, 17) == naive.uniform_index(int(key), n, 17)
-            np.testing.assert_allclose(rng.normal_pair(key, n), naive.normal_pair(int(key), n), rtol=1e-15)
-
-
 def test_shuffle_is_a_permutation_that_changes_each_epoch():
     from mla_numeric.engine import shuffle_epoch
     key = naive.stream_key(0, 0)
