@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mla-check", description="Check the theory of nested (multilayer) Lookahead "
-                     "numerically. Without a subcommand: a default simulation of two-layer MLA.")
+                     "numerically. Without a subcommand: 'mla-check simulate' with its defaults "
+                     "(two-layer MLA on robust regression).")
     parser.add_argument("--version", action="version", version=f"mla-check {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sim = commands.add_parser("simulate", help="simulate SGD, Lookahead or n-layer MLA on an objective",
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "mean and standard error of f(phi_t) and ||grad f(phi_t)||^2, t = 0..T.")
     sim.add_argument("--objective", default=DEFAULTS["objective"], metavar="NAME",
                      help=f"one of {', '.join(objectives.BUILTIN)} (default %(default)s)")
-    sim.add_argument("--dim", type=int, default=None, metavar="D", help="dimension (default: the family's)")
+    sim.add_argument("--dim", type=int, default=None, metavar="D", help="dimension (default: the family's own, e.g. 10; 2 for valley)")
     sim.add_argument("--data-seed", type=int, default=0, metavar="N",
                      help="seed of the objective's data generator (default %(default)s)")
     sim.add_argument("--layers", default=DEFAULTS["layers"], metavar="SPEC",
@@ -47,13 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="inner learning rate eta > 0 (default %(default)s)")
     sim.add_argument("--T", type=int, default=DEFAULTS["T"], help="top-level iterations (default %(default)s)")
     sim.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], metavar="R",
-                     help="number of replicates (default %(default)s)")
+                     help="number of replicates, each with its own random stream (default %(default)s)")
     sim.add_argument("--sigma", type=float, default=None, metavar="S",
-                     help="gaussian oracle: noise standard deviation, E||G - grad f||^2 = S^2 "
-                          "(default 1; for nqm the model's own noise)")
+                     help="gaussian oracle: total noise level, E||G - grad f||^2 = S^2 (default 1). "
+                          "For nqm without --sigma: the model's own noise, sd h_i s_i per coordinate")
     sim.add_argument("--oracle", default=DEFAULTS["oracle"], metavar="NAME",
                      help=f"one of {', '.join(ORACLES)} (default %(default)s)")
-    sim.add_argument("--seed", type=int, default=0, metavar="N", help="base seed of the random streams")
+    sim.add_argument("--seed", type=int, default=0, metavar="N",
+                     help="base seed of the replicates' random streams (default %(default)s)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     return parser
 
@@ -84,10 +86,16 @@ def print_summary(result) -> None:
           f"(K={config['optimizer']['K']} oracle calls per iteration, P={config['optimizer']['P']:g})")
     print(f"oracle     {config['oracle']['name']}, {len(result.replicates)} replicates, seed {config['seed']}")
     for t in sorted({0, T // 4, T // 2, T}):
-        print(f"t={t:<7d} f = {loss.mean[t]:.6g} ± {loss.stderr[t]:.2g}   "
-              f"||grad f||^2 = {grad.mean[t]:.6g} ± {grad.stderr[t]:.2g}")
+        print(f"t={t:<7d} f = {loss.mean[t]:.6g} ± {_error(loss, t)}   "
+              f"||grad f||^2 = {grad.mean[t]:.6g} ± {_error(grad, t)}")
     print(f"(1/T) sum_t<T E||grad f(phi_t)||^2 = {grad.mean[:T].mean():.6g}; "
           f"diverged: {len(result.diverged)} of {len(result.replicates)}")
+
+
+def _error(summary, t) -> str:
+    """The standard error at t, shown as 0 where it is rounding noise (identical replicates)."""
+    stderr = summary.stderr[t]
+    return "0" if stderr <= 1e-12 * abs(summary.mean[t]) else f"{stderr:.2g}"
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
@@ -30,6 +30,7 @@ from . import __version__
 from ._numba import JIT, PARALLEL
 from .objectives.base import Objective
 from .oracles import GAUSSIAN, RESHUFFLE, GaussianNoise
+from .function_set import component_grad, function_set, grad, value
 from .rng import normal, stream_keys, uniform_index
 from .spec import MLA, check_finite_array, check_positive
 
@@ -55,11 +56,11 @@ def shuffle_epoch(key, epoch, perm):
 
 
 @njit(inline="always", **JIT)
-def _oracle(grad, component_grad, data, x, key, call, oracle, perm, out):
+def _oracle(functions, data, x, key, call, oracle, perm, out):
     """out <- G(x, xi_call): one stochastic gradient (see oracles.py)."""
     kind, noise_scale, m = oracle
     if kind == GAUSSIAN:
-        grad(x, data, out)
+        grad(functions, x, data, out)
         d = x.shape[0]
         for q in range(d):
             out[q] += noise_scale[q] * normal(key, call * d + q)
@@ -67,14 +68,14 @@ def _oracle(grad, component_grad, data, x, key, call, oracle, perm, out):
         position = call % m
         if position == 0:
             shuffle_epoch(key, call // m, perm)
-        component_grad(x, perm[position], data, out)
+        component_grad(functions, x, perm[position], data, out)
     else:
-        component_grad(x, uniform_index(key, call, m), data, out)
+        component_grad(functions, x, uniform_index(key, call, m), data, out)
 
 
 @njit(**PARALLEL)
-def _advance(value, grad, component_grad, data, optimizer, oracle, keys, state, calls,
-             diverged_at, loss, grad_norm_sq, trajectory, t_start):
+def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at, loss,
+             grad_norm_sq, trajectory, t_start):
     """Advance every live replicate by B = ``loss.shape[1]`` top-level iterations, in place.
 
     optimizer = (ks, alphas, lr) and oracle = (kind, noise_scale, m) are read-only tuples; the
@@ -106,7 +107,7 @@ def _advance(value, grad, component_grad, data, optimizer, oracle, keys, state, 
             shuffle_epoch(key, call // m, perm)
         for b in range(iterations):
             for j in range(1, K + 1):
-                _oracle(grad, component_grad, data, fast, key, call, oracle, perm, g)
+                _oracle(functions, data, fast, key, call, oracle, perm, g)
                 for q in range(d):
                     fast[q] -= lr * g[q]
                 call += 1
@@ -121,8 +122,8 @@ def _advance(value, grad, component_grad, data, optimizer, oracle, keys, state, 
                 for i in range(top):
                     for q in range(d):
                         phi[i, q] = phi[top, q]
-            f = value(slow, data)
-            grad(slow, data, g)
+            f = value(functions, slow, data)
+            grad(functions, slow, data, g)
             norm_sq = 0.0
             for q in range(d):
                 norm_sq += g[q] * g[q]
@@ -290,6 +291,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
     optimizer_args = (optimizer.ks, optimizer.alphas, optimizer.lr)
     oracle_args = (oracle.kind, oracle.noise_scale(d), max(objective.m, 1))
     keys = stream_keys(seed, replicates)
+    functions = function_set(objective)
 
     loss_moments, grad_moments = _RunningMoments(), _RunningMoments()
     loss_rows, grad_rows, traj_rows, finals, diverged = [], [], [], [], []
@@ -312,8 +314,8 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
                 traj[:, 0] = x0
             for t in range(0, T, block):
                 stop = min(t + block, T)
-                _advance(objective.value, objective.grad, objective.component_grad, objective.data,
-                         optimizer_args, oracle_args, keys[rows], state, calls, diverged_at,
+                _advance(functions, objective.data, optimizer_args, oracle_args, keys[rows], state,
+                         calls, diverged_at,
                          loss[:, t + 1:stop + 1], grad_norm_sq[:, t + 1:stop + 1],
                          traj[:, t + 1:stop + 1], t)
                 bar.update(size * (stop - t))

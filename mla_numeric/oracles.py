@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import check_finite_array
+from .spec import check_finite_array, check_real
 
 __all__ = ["GaussianNoise", "WithReplacement", "RandomReshuffling", "make_oracle", "ORACLES"]
 
@@ -35,8 +35,8 @@ class GaussianNoise:
     kind = GAUSSIAN
 
     def __post_init__(self):
-        if self.scale is None and not (math.isfinite(self.sigma) and self.sigma >= 0):
-            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+        if self.scale is None:
+            check_real("sigma", self.sigma, nonnegative=True)
 
     def noise_scale(self, dim: int) -> np.ndarray:
         """Per-coordinate standard deviations."""

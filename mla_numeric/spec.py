@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MLA", "parse_layers", "format_layers", "check_positive", "check_finite_array"]
+__all__ = ["MLA", "parse_layers", "format_layers", "check_positive", "check_real", "check_finite_array"]
 
 
 def check_positive(name: str, value, *, integer: bool = False):
@@ -30,6 +30,15 @@ def check_positive(name: str, value, *, integer: bool = False):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_real(name: str, value, *, nonnegative: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite real number (>= 0 if ``nonnegative``)."""
+    bound = " >= 0" if nonnegative else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or (nonnegative and value < 0):
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
     return float(value)
 
 

@@ -1,10 +1,8 @@
 """The engine against its twin, the exact reductions of THEORY.md, determinism and divergence."""
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -245,3 +243,54 @@ def test_json_form_is_valid_json():
     data = json.loads(json.dumps(result.to_dict()))
     assert set(data) == {"config", "loss", "grad_norm_sq", "diverged"}
     assert len(data["loss"]["mean"]) == 4 and data["config"]["optimizer"]["spec"] == "2:0.5"
+
+
+_CACHED_RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, mla_numeric as mn
+from mla_numeric.engine import _advance
+from user_objective import objective
+result = mn.simulate(objective, mn.MLA([(2, 0.5)], 0.1), 3, seeds=1, x0=np.ones(2))
+print(result.final[0, 0], sum(_advance.stats.cache_hits.values()))
+"""
+
+_USER_OBJECTIVE = """
+import numpy as np
+from numba import njit
+from mla_numeric.objectives import Objective
+
+@njit
+def value(x, data):
+    return SCALE * 0.5 * np.sum(x ** 2)
+
+@njit
+def grad(x, data, out):
+    out[:] = SCALE * x
+
+@njit
+def hvp(x, v, data, out):
+    out[:] = SCALE * v
+
+SCALE = {scale}
+objective = Objective("user", 2, (np.zeros(1),), value, grad, hvp, L={scale}, f_low=0.0)
+"""
+
+
+def test_kernel_cache_is_reused_and_never_stale(tmp_path):
+    # A second process finds the compiled kernel in numba's cache; editing the objective's source
+    # gives it a new key, so the edit takes effect instead of a stale cached kernel.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+
+    def run_with(scale):
+        (tmp_path / "user_objective.py").write_text(_USER_OBJECTIVE.format(scale=scale))
+        out = subprocess.run([sys.executable, "-c", _CACHED_RUN, str(tmp_path)], env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+        return float(out[0]), int(out[1])
+
+    first, hits = run_with(1.0)
+    assert hits == 0 and first == pytest.approx(((1 - 0.1) ** 2 * 0.5 + 0.5) ** 3)
+    again, hits = run_with(1.0)
+    assert again == first and hits > 0
+    edited, hits = run_with(2.0)
+    assert hits == 0 and edited == pytest.approx(((1 - 0.2) ** 2 * 0.5 + 0.5) ** 3)

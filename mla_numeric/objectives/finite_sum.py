@@ -19,9 +19,8 @@ import numpy as np
 from numba import njit
 
 from .._numba import JIT
-from ..spec import check_positive
+from ..spec import check_positive, check_real
 from .base import Objective
-from .nonconvex import check_real
 
 __all__ = ["valley", "valley_product"]
 

@@ -28,26 +28,15 @@ t_i + beta omega sin(omega t_i) = 0 coordinatewise (all with |t_i| <= beta omega
 coordinate, so their product gives exponentially many local minima and saddles in d. Both terms
 are >= 0 and vanish at x = c: f_low = 0, attained at the global minimiser c.
 """
-import math
-import numbers
 
 import numpy as np
 from numba import njit
 
 from .._numba import JIT
-from ..spec import check_positive
+from ..spec import check_positive, check_real
 from .base import Objective
 
 __all__ = ["robust_regression", "logistic_nonconvex", "separable_wells"]
-
-
-def check_real(name: str, value, *, nonnegative: bool = False) -> float:
-    """Return ``value`` as a float if it is a finite real number (>= 0 if ``nonnegative``)."""
-    bound = " >= 0" if nonnegative else ""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or (nonnegative and value < 0):
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
-    return float(value)
 
 
 def _top_eigenvalue_of_gram(rows: np.ndarray) -> float:
