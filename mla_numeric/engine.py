@@ -29,7 +29,7 @@ from tqdm import tqdm
 from . import __version__
 from ._numba import JIT, PARALLEL
 from .objectives.base import Objective
-from .oracles import GAUSSIAN, RESHUFFLE, GaussianNoise
+from .oracles import GAUSSIAN, PRESCRIBED, RESHUFFLE, GaussianNoise
 from .function_set import component_grad, function_set, grad, value
 from .rng import normal, stream_keys, uniform_index
 from .spec import MLA, check_finite_array, check_positive
@@ -57,16 +57,19 @@ def shuffle_epoch(key, epoch, perm):
 
 @njit(inline="always", **JIT)
 def _oracle(functions, data, x, key, call, oracle, perm, out):
-    """out <- G(x, xi_call): one stochastic gradient (see oracles.py)."""
-    kind, noise_scale, m = oracle
+    """out <- G(x, xi_call): one stochastic gradient (see oracles.py).
+
+    ``perm`` holds the current epoch's order (reshuffled or prescribed).
+    """
+    kind, noise_scale, m, _ = oracle
     if kind == GAUSSIAN:
         grad(functions, x, data, out)
         d = x.shape[0]
         for q in range(d):
             out[q] += noise_scale[q] * normal(key, call * d + q)
-    elif kind == RESHUFFLE:
+    elif kind == RESHUFFLE or kind == PRESCRIBED:
         position = call % m
-        if position == 0:
+        if kind == RESHUFFLE and position == 0:
             shuffle_epoch(key, call // m, perm)
         component_grad(functions, x, perm[position], data, out)
     else:
@@ -78,7 +81,8 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
              grad_norm_sq, trajectory, t_start):
     """Advance every live replicate by B = ``loss.shape[1]`` top-level iterations, in place.
 
-    optimizer = (ks, alphas, lr) and oracle = (kind, noise_scale, m) are read-only tuples; the
+    optimizer = (ks, alphas, lr) and oracle = (kind, noise_scale, m, orders (R, m) or (R, 0)) are
+    read-only tuples; the
     arrays written are separate arguments (numba's parfors do not write back through tuples):
     state (R, n+1, d), calls (R,), diverged_at (R,) (-1 while alive), loss and grad_norm_sq
     (R, B), trajectory (R, B, d) or (R, 0, d).
@@ -90,7 +94,7 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
     for k in ks:
         K *= k
     iterations = loss.shape[1]
-    m = oracle[2]
+    m, orders = oracle[2], oracle[3]
     for r in prange(replicates):
         if diverged_at[r] >= 0:
             loss[r, :] = np.nan
@@ -105,6 +109,8 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
         call = calls[r]
         if oracle[0] == RESHUFFLE and call % m != 0:
             shuffle_epoch(key, call // m, perm)
+        elif oracle[0] == PRESCRIBED:
+            perm[:] = orders[r]
         for b in range(iterations):
             for j in range(1, K + 1):
                 _oracle(functions, data, fast, key, call, oracle, perm, g)
@@ -289,7 +295,9 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
     if not (math.isfinite(f0) and np.all(np.isfinite(g0))):
         raise ValueError("f or grad f is not finite at x0")
     optimizer_args = (optimizer.ks, optimizer.alphas, optimizer.lr)
-    oracle_args = (oracle.kind, oracle.noise_scale(d), max(objective.m, 1))
+    m = max(objective.m, 1)
+    noise_scale = oracle.noise_scale(d)
+    orders = oracle.check(replicates, m) if oracle.kind == PRESCRIBED else np.zeros((R, 0), dtype=np.int64)
     keys = stream_keys(seed, replicates)
     functions = function_set(objective)
 
@@ -314,8 +322,8 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
                 traj[:, 0] = x0
             for t in range(0, T, block):
                 stop = min(t + block, T)
-                _advance(functions, objective.data, optimizer_args, oracle_args, keys[rows], state,
-                         calls, diverged_at,
+                _advance(functions, objective.data, optimizer_args,
+                         (oracle.kind, noise_scale, m, orders[rows]), keys[rows], state, calls, diverged_at,
                          loss[:, t + 1:stop + 1], grad_norm_sq[:, t + 1:stop + 1],
                          traj[:, t + 1:stop + 1], t)
                 bar.update(size * (stop - t))

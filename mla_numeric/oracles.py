@@ -6,6 +6,9 @@
 - ``WithReplacement()``: G = grad f_a(x) with a uniform in {0..m-1}, independently per call.
 - ``RandomReshuffling()``: calls c = e m .. e m + m - 1 of epoch e visit the components in a
   fresh uniformly random order (Fisher-Yates on the stream), so E G = grad f as well.
+- ``PrescribedOrders(orders)``: replicate r visits the components in the order ``orders[r]`` in
+  every epoch. Not random: running one replicate per order of m components gives exact
+  expectations over random reshuffling (``modified_flow.epoch_mean``).
 
 For finite sums the components f_a are the minibatch losses: one call evaluates one f_a.
 The oracle's randomness comes from the counter-based stream (rng.py), keyed by
@@ -20,9 +23,10 @@ import numpy as np
 
 from .spec import check_finite_array, check_real
 
-__all__ = ["GaussianNoise", "WithReplacement", "RandomReshuffling", "make_oracle", "ORACLES"]
+__all__ = ["GaussianNoise", "WithReplacement", "RandomReshuffling", "PrescribedOrders",
+           "make_oracle", "ORACLES"]
 
-GAUSSIAN, REPLACEMENT, RESHUFFLE = 0, 1, 2
+GAUSSIAN, REPLACEMENT, RESHUFFLE, PRESCRIBED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +77,30 @@ class RandomReshuffling(WithReplacement):
 
     name = "reshuffle"
     kind = RESHUFFLE
+
+
+@dataclass(frozen=True, eq=False)
+class PrescribedOrders(WithReplacement):
+    """Replicate r takes the components in the order ``orders[r]`` (a permutation of 0..m-1)."""
+
+    orders: np.ndarray = None
+    name = "orders"
+    kind = PRESCRIBED
+
+    def check(self, replicates: np.ndarray, m: int) -> np.ndarray:
+        """The orders of ``replicates``, after checking each is a permutation of 0..m-1."""
+        orders = np.asarray(self.orders)
+        if orders.ndim != 2 or orders.shape[1] != m or orders.dtype.kind not in "iu":
+            raise ValueError(f"orders must be an integer array of shape (R, m = {m}), got shape {orders.shape}")
+        if replicates.max() >= len(orders):
+            raise ValueError(f"orders has {len(orders)} rows but replicate {replicates.max()} was asked for")
+        chosen = orders[replicates].astype(np.int64)
+        if np.any(np.sort(chosen, axis=1) != np.arange(m)):
+            raise ValueError(f"every row of orders must be a permutation of 0..{m - 1}")
+        return chosen
+
+    def to_dict(self, dim: int) -> dict:
+        return {"name": self.name, "orders": np.asarray(self.orders).tolist()}
 
 
 ORACLES = {"gaussian": GaussianNoise, "replacement": WithReplacement, "reshuffle": RandomReshuffling}

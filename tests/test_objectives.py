@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from mla_numeric.objectives import BUILTIN, make
+from mla_numeric.objectives import BUILTIN, Objective, make
 from mla_numeric.objectives.finite_sum import valley, valley_product
 from mla_numeric.objectives.nonconvex import logistic_nonconvex, robust_regression, separable_wells
 
 NAMES = list(BUILTIN)
 SMOOTH = [name for name in NAMES if make(name, 2 if name == "valley" else 5).L is not None]
+FINITE_SUMS = [name for name in NAMES if make(name, 2 if name == "valley" else 5).is_finite_sum]
 SEED_FREE = {"nqm"}  # its default spectrum is deterministic; the seed is only echoed
 
 
@@ -67,6 +68,35 @@ def test_finite_sum_components_average_to_f(name):
     for a in (-1, objective.m):
         with pytest.raises(ValueError, match="component index a"):
             objective.component(np.zeros(objective.dim), a)
+
+
+@pytest.mark.parametrize("name", FINITE_SUMS)
+def test_component_hvp_matches_differences_and_averages_to_hvp(name):
+    objective = build(name)
+    step = 1e-6
+    rng = np.random.default_rng(8)
+    for x in random_points(objective.dim, 4, seed=9):
+        v = rng.standard_normal(objective.dim)
+        products = []
+        for a in range(objective.m):
+            product = objective.component_hessian_vector(x, a, v)
+            numeric = (objective.component_gradient(x + step * v, a)
+                       - objective.component_gradient(x - step * v, a)) / (2 * step)
+            np.testing.assert_allclose(product, numeric, rtol=1e-5, atol=1e-6)
+            products.append(product)
+        np.testing.assert_allclose(np.mean(products, axis=0), objective.hessian_vector(x, v),
+                                   rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="component index a"):
+        objective.component_hessian_vector(np.zeros(objective.dim), objective.m, np.zeros(objective.dim))
+
+
+def test_finite_sum_needs_component_hvp():
+    parts = build("valley")
+    fields = {name: getattr(parts, name) for name in
+              ("name", "dim", "data", "value", "grad", "hvp", "L", "f_low", "L_reason", "m",
+               "component_value", "component_grad")}
+    with pytest.raises(ValueError, match="component_hvp"):
+        Objective(**fields)
 
 
 @pytest.mark.parametrize("name", NAMES)

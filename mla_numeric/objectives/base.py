@@ -10,7 +10,8 @@ an explicit argument, so the engine compiles once per *family* (and caches), nev
 A finite sum f = (1/m) sum_a f_a also gives, for a component index a in 0..m-1,
 
     component_value(x, a, data) -> float
-    component_grad(x, a, data, out)
+    component_grad(x, a, data, out)     out[:] = grad f_a(x)
+    component_hvp(x, a, v, data, out)   out[:] = Hess f_a(x) @ v
 
 ``data`` is a tuple of NumPy arrays (the instance), ``L`` a global smoothness constant (or
 ``None`` with the reason), ``f_low`` a proven lower bound. Any family written this way plugs in.
@@ -24,7 +25,7 @@ from numba import njit
 
 from .._numba import JIT
 
-__all__ = ["Objective", "no_component"]
+__all__ = ["Objective", "no_component", "no_component_hvp"]
 
 
 @njit(**JIT)
@@ -36,6 +37,12 @@ def no_component(x, a, data, out):
 @njit(**JIT)
 def _no_component_value(x, a, data):
     return np.nan
+
+
+@njit(**JIT)
+def no_component_hvp(x, a, v, data, out):
+    """Placeholder component Hessian-vector product for non-finite sums (never called)."""
+    out[:] = np.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +64,7 @@ class Objective:
         A lower bound on f.
     m : int
         Number of components of a finite sum (0: not a finite sum).
-    component_value, component_grad : numba dispatchers, optional
+    component_value, component_grad, component_hvp : numba dispatchers, optional
         Required when m > 0.
     params : dict
         What reproduces the instance (generator name, seed, sizes, or the data itself), JSON-ready.
@@ -77,6 +84,7 @@ class Objective:
     m: int = 0
     component_value: object = _no_component_value
     component_grad: object = no_component
+    component_hvp: object = no_component_hvp
     params: dict = field(default_factory=dict)
     x0: np.ndarray | None = None
 
@@ -85,8 +93,13 @@ class Objective:
             raise ValueError(f"dim must be >= 1, got {self.dim}")
         if self.L is None and not self.L_reason:
             raise ValueError(f"objective {self.name!r}: L is None, so L_reason must say why")
-        if self.m > 0 and self.component_grad is no_component:
-            raise ValueError(f"objective {self.name!r}: a finite sum (m = {self.m}) needs component_grad")
+        if self.m > 0:
+            missing = [name for name, placeholder in (("component_grad", no_component),
+                                                      ("component_hvp", no_component_hvp))
+                       if getattr(self, name) is placeholder]
+            if missing:
+                raise ValueError(f"objective {self.name!r}: a finite sum (m = {self.m}) needs "
+                                 f"{' and '.join(missing)}")
 
     @property
     def is_finite_sum(self) -> bool:
@@ -118,6 +131,13 @@ class Objective:
         self._check_component(a)
         out = np.empty(self.dim)
         self.component_grad(np.asarray(x, dtype=np.float64), a, self.data, out)
+        return out
+
+    def component_hessian_vector(self, x, a: int, v) -> np.ndarray:
+        self._check_component(a)
+        out = np.empty(self.dim)
+        self.component_hvp(np.asarray(x, dtype=np.float64), a, np.asarray(v, dtype=np.float64),
+                           self.data, out)
         return out
 
     def _check_component(self, a):

@@ -65,6 +65,17 @@ def _valley_grad(w, data, out):
 
 
 @njit(**JIT)
+def _valley_component_hvp(w, a, v, data, out):
+    """Hess f_a(w) v = x_a^2 (g^T v) g + r_a x_a (v_2, v_1)."""
+    inputs, targets = data
+    square = inputs[a] * inputs[a]
+    cross = (w[0] * w[1] * inputs[a] - targets[a]) * inputs[a]
+    along = square * (w[1] * v[0] + w[0] * v[1])
+    out[0] = along * w[1] + cross * v[1]
+    out[1] = along * w[0] + cross * v[0]
+
+
+@njit(**JIT)
 def _valley_hvp(w, v, data, out):
     inputs, targets = data
     m = inputs.shape[0]
@@ -116,6 +127,7 @@ def valley(dim: int = 2, seed: int = 0, *, m: int = 16, noise: float = 0.5,
         value=_valley_value, grad=_valley_grad, hvp=_valley_hvp,
         L=None, L_reason=_L_REASON, f_low=0.0, m=m,
         component_value=_valley_component_value, component_grad=_valley_component_grad,
+        component_hvp=_valley_component_hvp,
         params={"family": "valley", "seed": seed, "dim": 2, "m": m, "noise": noise, "slope": slope},
         x0=np.array([root, np.copysign(root, product)]))
 

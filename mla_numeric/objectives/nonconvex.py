@@ -92,6 +92,17 @@ def _robust_grad(x, data, out):
 
 
 @njit(**JIT)
+def _robust_component_hvp(x, a, v, data, out):
+    """Hess f_a(x) v = rho''(r_a) (a_a^T v) a_a."""
+    rows, targets = data
+    r = _row_dot(rows, a, x) - targets[a]
+    s = r * r
+    weight = 2.0 * (1.0 - s) / ((1.0 + s) * (1.0 + s)) * _row_dot(rows, a, v)
+    for i in range(x.shape[0]):
+        out[i] = weight * rows[a, i]
+
+
+@njit(**JIT)
 def _robust_hvp(x, v, data, out):
     rows, targets = data
     m = rows.shape[0]
@@ -130,6 +141,7 @@ def robust_regression(dim: int = 10, seed: int = 0, *, m: int = 64, noise: float
         value=_robust_value, grad=_robust_grad, hvp=_robust_hvp,
         L=2.0 * _top_eigenvalue_of_gram(rows) / m, f_low=0.0, m=m,
         component_value=_robust_component_value, component_grad=_robust_component_grad,
+        component_hvp=_robust_component_hvp,
         params={"family": "robust_regression", "seed": seed, "dim": dim, "m": m, "noise": noise})
 
 
@@ -164,6 +176,14 @@ def _add_penalty_grad(x, lam, out):
     for i in range(x.shape[0]):
         q = 1.0 + x[i] * x[i]
         out[i] += lam * 2.0 * x[i] / (q * q)
+
+
+@njit(**JIT)
+def _add_penalty_hvp(x, v, lam, out):
+    for i in range(x.shape[0]):
+        t2 = x[i] * x[i]
+        q = 1.0 + t2
+        out[i] += lam * 2.0 * (1.0 - 3.0 * t2) / (q * q * q) * v[i]
 
 
 @njit(**JIT)
@@ -207,6 +227,17 @@ def _logistic_grad(x, data, out):
 
 
 @njit(**JIT)
+def _logistic_component_hvp(x, a, v, data, out):
+    """Hess f_a(x) v = l''(z_a) (a_a^T v) a_a + lam diag(p''(x_i)) v, z_a = y_a a_a^T x."""
+    rows, labels, lam = data
+    margin = labels[a] * _row_dot(rows, a, x)
+    weight = _sigmoid(margin) * _sigmoid(-margin) * _row_dot(rows, a, v)
+    for i in range(x.shape[0]):
+        out[i] = weight * rows[a, i]
+    _add_penalty_hvp(x, v, lam[0], out)
+
+
+@njit(**JIT)
 def _logistic_hvp(x, v, data, out):
     rows, labels, lam = data
     m = rows.shape[0]
@@ -216,10 +247,7 @@ def _logistic_hvp(x, v, data, out):
         weight = _sigmoid(margin) * _sigmoid(-margin) * _row_dot(rows, a, v) / m
         for i in range(x.shape[0]):
             out[i] += weight * rows[a, i]
-    for i in range(x.shape[0]):
-        t2 = x[i] * x[i]
-        q = 1.0 + t2
-        out[i] += lam[0] * 2.0 * (1.0 - 3.0 * t2) / (q * q * q) * v[i]
+    _add_penalty_hvp(x, v, lam[0], out)
 
 
 def logistic_nonconvex(dim: int = 10, seed: int = 0, *, m: int = 64, lam: float = 0.1) -> Objective:
@@ -251,6 +279,7 @@ def logistic_nonconvex(dim: int = 10, seed: int = 0, *, m: int = 64, lam: float 
         value=_logistic_value, grad=_logistic_grad, hvp=_logistic_hvp,
         L=_top_eigenvalue_of_gram(rows) / (4.0 * m) + 2.0 * lam, f_low=0.0, m=m,
         component_value=_logistic_component_value, component_grad=_logistic_component_grad,
+        component_hvp=_logistic_component_hvp,
         params={"family": "logistic_nonconvex", "seed": seed, "dim": dim, "m": m, "lam": lam})
 
 

@@ -1,0 +1,45 @@
+"""A derived result: a sympy expression that renders as LaTeX and evaluates to a number."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+__all__ = ["Formula"]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """``expr`` in eta, k_i, alpha_i, N (and whatever else it names), with a short description."""
+
+    expr: sp.Expr
+    description: str = ""
+
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+    def __str__(self) -> str:
+        return str(self.expr)
+
+    def subs(self, layers=None, **values) -> "Formula":
+        """Substitute numeric ``layers = [(k_1, alpha_1), ...]`` and symbols given by name.
+
+        Names the expression does not contain are ignored (a coefficient may not depend on them).
+        """
+        mapping = {}
+        if layers is not None:
+            for i, (k, alpha) in enumerate(layers, start=1):
+                mapping[f"k_{i}"], mapping[f"alpha_{i}"] = k, alpha
+        mapping.update(values)
+        substitutions = {symbol: sp.nsimplify(mapping[symbol.name]) if isinstance(mapping[symbol.name], float)
+                         else mapping[symbol.name]
+                         for symbol in self.expr.free_symbols if symbol.name in mapping}
+        return Formula(sp.simplify(self.expr.subs(substitutions)), self.description)
+
+    def evaluate(self, layers=None, **values) -> float:
+        """The float value once every symbol is given."""
+        result = self.subs(layers, **values).expr
+        if result.free_symbols:
+            raise ValueError(f"{self.description or 'formula'} still depends on "
+                             f"{sorted(s.name for s in result.free_symbols)}")
+        return float(result)
