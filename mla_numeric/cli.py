@@ -12,10 +12,9 @@ import warnings
 from . import __version__, objectives
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
-from .spec import MLA, parse_layers
+from .spec import MLA, check_positive, check_real, parse_layers
+from .symbolic.summary import derivation, nqm_variance
 
-DEFAULTS = dict(objective="robust-regression", layers="5:0.5,5:0.5", lr=0.05, T=200, seeds=32,
-                sigma=1.0, oracle="gaussian")
 
 
 class UsageError(Exception):
@@ -36,31 +35,51 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="simulate SGD, Lookahead or n-layer MLA on an objective",
                               description="Simulate an optimizer over many replicates and print the "
                               "mean and standard error of f(phi_t) and ||grad f(phi_t)||^2, t = 0..T.")
-    sim.add_argument("--objective", default=DEFAULTS["objective"], metavar="NAME",
+    sim.add_argument("--objective", default='robust-regression', metavar="NAME",
                      help=f"one of {', '.join(objectives.BUILTIN)} (default %(default)s)")
     sim.add_argument("--dim", type=int, default=None, metavar="D", help="dimension (default: the family's own, e.g. 10; 2 for valley)")
     sim.add_argument("--data-seed", type=int, default=0, metavar="N",
                      help="seed of the objective's data generator (default %(default)s)")
-    sim.add_argument("--layers", default=DEFAULTS["layers"], metavar="SPEC",
+    sim.add_argument("--layers", default='5:0.5,5:0.5', metavar="SPEC",
                      help="k:alpha per layer, innermost first, e.g. 5:0.5,5:0.5; 'sgd' for none "
                           "(default %(default)s)")
-    sim.add_argument("--lr", type=float, default=DEFAULTS["lr"], metavar="ETA",
+    sim.add_argument("--lr", type=float, default=0.05, metavar="ETA",
                      help="inner learning rate eta > 0 (default %(default)s)")
-    sim.add_argument("--T", type=int, default=DEFAULTS["T"], help="top-level iterations (default %(default)s)")
-    sim.add_argument("--seeds", type=int, default=DEFAULTS["seeds"], metavar="R",
+    sim.add_argument("--T", type=int, default=200, help="top-level iterations (default %(default)s)")
+    sim.add_argument("--seeds", type=int, default=32, metavar="R",
                      help="number of replicates, each with its own random stream (default %(default)s)")
     sim.add_argument("--sigma", type=float, default=None, metavar="S",
                      help="gaussian oracle: total noise level, E||G - grad f||^2 = S^2 (default 1). "
                           "For nqm without --sigma: the model's own noise, sd h_i s_i per coordinate")
-    sim.add_argument("--oracle", default=DEFAULTS["oracle"], metavar="NAME",
+    sim.add_argument("--oracle", default='gaussian', metavar="NAME",
                      help=f"one of {', '.join(ORACLES)} (default %(default)s)")
     sim.add_argument("--seed", type=int, default=0, metavar="N",
                      help="base seed of the replicates' random streams (default %(default)s)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+
+    derive = commands.add_parser("derive", help="print the derived K, P, D, modified-loss coefficients, "
+                                 "bound and NQM variance ratio for a nesting",
+                                 description="Derive with sympy, for the given layers: K, P, the pair-weight "
+                                 "sum D, the modified-loss coefficients divided by eta (full batch lambda; "
+                                 "reshuffled c_g, c_v), the convergence bound with its step condition, and "
+                                 "the NQM variance ratio V / V_SGD as a function of beta = 1 - eta h.")
+    derive.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
+    derive.add_argument("--cycles-per-epoch", type=int, default=1, metavar="N",
+                        help="top-level cycles per reshuffled epoch (m = N K batches; default %(default)s)")
+    derive.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+
+    nqm = commands.add_parser("nqm-variance", help="steady-state variance on one coordinate of the noisy "
+                              "quadratic model", description="Closed-form steady-state variance of the slow "
+                              "weights on f = h (x - c)^2 / 2, c ~ N(0, s^2), against SGD's.")
+    nqm.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
+    nqm.add_argument("--lr", type=float, required=True, metavar="ETA", help="inner learning rate eta > 0")
+    nqm.add_argument("--curvature", type=float, required=True, metavar="H", help="curvature h > 0")
+    nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
+    nqm.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     return parser
 
 
-def run_simulation(args) -> dict:
+def run_simulation(args):
     objective = objectives.make(args.objective, args.dim, args.data_seed)
     if args.oracle == "gaussian" and args.sigma is None and objective.name == "nqm":
         oracle = objectives.nqm_noise(objective)
@@ -98,23 +117,64 @@ def _error(summary, t) -> str:
     return "0" if stderr <= 1e-12 * abs(summary.mean[t]) else f"{stderr:.2g}"
 
 
+def run_derive(args) -> dict:
+    layers = MLA(parse_layers(args.layers)).layers
+    return derivation(layers, check_positive("--cycles-per-epoch", args.cycles_per_epoch, integer=True))
+
+
+def print_derivation(result) -> None:
+    print(f"layers {result['layers']}: K = {result['K']}, P = {result['P']['expr']}, "
+          f"D = {result['pair_weight_sum']['expr']}")
+    print(f"full batch:  lambda / eta = {result['full_batch']['lambda_over_eta']['expr']}")
+    reshuffled = result["reshuffled"]
+    if reshuffled is None:
+        print("reshuffled:  one batch an epoch (m = 1): nothing to reshuffle; use --cycles-per-epoch >= 2")
+    else:
+        print(f"reshuffled ({result['cycles_per_epoch']} cycles an epoch):  c_g / eta = "
+              f"{reshuffled['c_grad_over_eta']['expr']},  c_v / eta = {reshuffled['c_var_over_eta']['expr']}")
+    print(f"bound:       {result['bound']['expr']}   if {result['bound']['step_condition']}")
+    print(f"NQM:         V / V_SGD = {result['nqm']['variance_ratio_expr']}")
+
+
+def run_nqm_variance(args) -> dict:
+    layers = MLA(parse_layers(args.layers), args.lr).layers
+    check_positive("--curvature", args.curvature)
+    check_real("--noise", args.noise, nonnegative=True)
+    return nqm_variance(layers, args.lr, args.curvature, args.noise)
+
+
+COMMANDS = {  # name: (run, print a summary, JSON form)
+    "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
+    "derive": (run_derive, print_derivation, lambda result: result),
+    "nqm-variance": (run_nqm_variance,
+                     lambda r: print(f"variance {r['variance']:.6g}, SGD {r['variance_sgd']:.6g}, "
+                                     f"ratio {r['ratio']:.6g}"),
+                     lambda result: result),
+}
+
+
 def main(argv=None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+            argv = ["simulate", *argv]  # no subcommand: simulate, with any options given
         args = build_parser().parse_args(argv)
-        if args.command is None:
-            args = build_parser().parse_args(["simulate", *([] if argv is None else argv)])
-        result = run_simulation(args)
+        run, summarise, as_json = COMMANDS[args.command]
+        result = run(args)
     except (UsageError, ValueError) as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("mla-check: error: not enough memory for this run; lower --T or --seeds", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mla-check: interrupted", file=sys.stderr)
         return 130
     if args.json:
-        json.dump(result.to_dict(), sys.stdout)
+        json.dump(as_json(result), sys.stdout)
         print()
     else:
-        print_summary(result)
+        summarise(result)
     return 0
 
 

@@ -65,7 +65,7 @@ def _oracle(functions, data, x, key, call, oracle, perm, out):
     if kind == GAUSSIAN:
         grad(functions, x, data, out)
         d = x.shape[0]
-        for q in range(d):
+        for q in range(noise_scale.shape[0]):  # empty when there is no noise: no draws
             out[q] += noise_scale[q] * normal(key, call * d + q)
     elif kind == RESHUFFLE or kind == PRESCRIBED:
         position = call % m
@@ -78,14 +78,15 @@ def _oracle(functions, data, x, key, call, oracle, perm, out):
 
 @njit(**PARALLEL)
 def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at, loss,
-             grad_norm_sq, trajectory, t_start):
-    """Advance every live replicate by B = ``loss.shape[1]`` top-level iterations, in place.
+             grad_norm_sq, trajectory, t_start, iterations):
+    """Advance every live replicate by ``iterations`` top-level iterations from t_start, in place.
 
-    optimizer = (ks, alphas, lr) and oracle = (kind, noise_scale, m, orders (R, m) or (R, 0)) are
-    read-only tuples; the
-    arrays written are separate arguments (numba's parfors do not write back through tuples):
-    state (R, n+1, d), calls (R,), diverged_at (R,) (-1 while alive), loss and grad_norm_sq
-    (R, B), trajectory (R, B, d) or (R, 0, d).
+    optimizer = (ks, alphas, lr) and oracle = (kind, noise_scale (d,) or (0,) without noise,
+    m, orders (R, m) or (R, 0)) are read-only tuples. The arrays written are separate arguments,
+    because numba's parfors do not write back through tuples: state (R, n+1, d), calls (R,),
+    diverged_at (R,) (-1 while alive), and the records at columns t_start + 1 .. t_start +
+    iterations of loss and grad_norm_sq (R, T+1) and trajectory (R, T+1, d) or (R, 0, d).
+    Whole arrays with an offset keep one array layout, hence one compiled kernel.
     """
     ks, alphas, lr = optimizer
     replicates, levels, d = state.shape
@@ -93,13 +94,10 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
     K = 1
     for k in ks:
         K *= k
-    iterations = loss.shape[1]
     m, orders = oracle[2], oracle[3]
+    keep_trajectory = trajectory.shape[1] > 0
     for r in prange(replicates):
-        if diverged_at[r] >= 0:
-            loss[r, :] = np.nan
-            grad_norm_sq[r, :] = np.nan
-            trajectory[r, :, :] = np.nan
+        if diverged_at[r] >= 0:  # its remaining records are NaN already
             continue
         phi = state[r]  # levels of this replicate; views made once, not per step
         fast, slow = phi[0], phi[n]
@@ -111,7 +109,7 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
             shuffle_epoch(key, call // m, perm)
         elif oracle[0] == PRESCRIBED:
             perm[:] = orders[r]
-        for b in range(iterations):
+        for t in range(t_start + 1, t_start + iterations + 1):
             for j in range(1, K + 1):
                 _oracle(functions, data, fast, key, call, oracle, perm, g)
                 for q in range(d):
@@ -133,15 +131,16 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
             norm_sq = 0.0
             for q in range(d):
                 norm_sq += g[q] * g[q]
-            loss[r, b] = f
-            grad_norm_sq[r, b] = norm_sq
-            if trajectory.shape[1] > 0:
-                trajectory[r, b, :] = slow
+            loss[r, t] = f
+            grad_norm_sq[r, t] = norm_sq
+            if keep_trajectory:
+                trajectory[r, t, :] = slow
             if not (math.isfinite(f) and math.isfinite(norm_sq)):
-                diverged_at[r] = t_start + b + 1
-                loss[r, b:] = np.nan
-                grad_norm_sq[r, b:] = np.nan
-                trajectory[r, b:, :] = np.nan
+                diverged_at[r] = t
+                loss[r, t:] = np.nan
+                grad_norm_sq[r, t:] = np.nan
+                if keep_trajectory:
+                    trajectory[r, t:, :] = np.nan
                 break
         calls[r] = call
 
@@ -289,7 +288,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
         raise ValueError("trajectory=True needs keep='records'")
     R = len(replicates)
     chunk = (R if keep == "records" else min(R, 64)) if chunk is None else check_positive("chunk", chunk, integer=True)
-    block = max(1, -(-T // 100)) if block is None else check_positive("block", block, integer=True)
+    block = max(1, -(-T // 20)) if block is None else check_positive("block", block, integer=True)
 
     f0, g0 = objective.f(x0), objective.gradient(x0)
     if not (math.isfinite(f0) and np.all(np.isfinite(g0))):
@@ -297,6 +296,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
     optimizer_args = (optimizer.ks, optimizer.alphas, optimizer.lr)
     m = max(objective.m, 1)
     noise_scale = oracle.noise_scale(d)
+    noise_scale = noise_scale if np.any(noise_scale) else np.zeros(0)
     orders = oracle.check(replicates, m) if oracle.kind == PRESCRIBED else np.zeros((R, 0), dtype=np.int64)
     keys = stream_keys(seed, replicates)
     functions = function_set(objective)
@@ -323,9 +323,8 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
             for t in range(0, T, block):
                 stop = min(t + block, T)
                 _advance(functions, objective.data, optimizer_args,
-                         (oracle.kind, noise_scale, m, orders[rows]), keys[rows], state, calls, diverged_at,
-                         loss[:, t + 1:stop + 1], grad_norm_sq[:, t + 1:stop + 1],
-                         traj[:, t + 1:stop + 1], t)
+                         (oracle.kind, noise_scale, m, orders[rows]), keys[rows], state, calls,
+                         diverged_at, loss, grad_norm_sq, traj, t, stop - t)
                 bar.update(size * (stop - t))
             alive = diverged_at < 0
             diverged += [Divergence(int(replicates[start + i]), int(seed), int(diverged_at[i]))
@@ -361,16 +360,18 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
 def _replicate_indices(seeds) -> np.ndarray:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         return np.arange(check_positive("seeds (number of replicates)", seeds, integer=True))
+    message = f"seeds must be a number of replicates >= 1 or a non-empty list of distinct " \
+              f"replicate indices in [0, 2**63), got {seeds!r}"
     try:
-        replicates = np.array(list(seeds))
+        items = list(seeds)
     except TypeError:
-        raise ValueError(f"seeds must be a number of replicates >= 1 or a list of replicate "
-                         f"indices >= 0, got {seeds!r}") from None
-    if replicates.ndim != 1 or len(replicates) == 0 or replicates.dtype.kind not in "iu" \
-            or np.any(replicates < 0):
-        raise ValueError(f"seeds must be a number of replicates >= 1 or a non-empty list of "
-                         f"replicate indices >= 0, got {seeds!r}")
-    return replicates.astype(np.int64)
+        raise ValueError(message) from None
+    if not items or not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in items):
+        raise ValueError(message)
+    replicates = [int(r) for r in items]
+    if len(set(replicates)) != len(replicates) or not all(0 <= r < 2 ** 63 for r in replicates):
+        raise ValueError(message)
+    return np.array(replicates, dtype=np.int64)
 
 
 def _json_list(values: np.ndarray) -> list:

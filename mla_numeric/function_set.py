@@ -13,6 +13,7 @@ Inside a kernel, ``value(functions, x, data)``, ``grad(functions, x, data, out)`
 """
 import hashlib
 import inspect
+import pickle
 import uuid
 
 from numba import types
@@ -29,28 +30,37 @@ _REGISTRY = {}  # token -> FunctionSet
 class FunctionSet:
     """The compiled functions of one objective family, with a token that names their code."""
 
-    def __init__(self, objective):
+    def __init__(self, objective, token: str):
         for field in _FIELDS:
             setattr(self, field, getattr(objective, field))
-        self.token = _code_token([getattr(objective, field) for field in _FIELDS])
-        _REGISTRY[self.token] = self
+        self.token = token
+        _REGISTRY[token] = self
 
 
 def function_set(objective) -> FunctionSet:
     """The (shared) FunctionSet of ``objective``'s compiled functions."""
     token = _code_token([getattr(objective, field) for field in _FIELDS])
-    return _REGISTRY.get(token) or FunctionSet(objective)
+    return _REGISTRY.get(token) or FunctionSet(objective, token)
 
 
 def _code_token(functions) -> str:
+    """Hash of each function's name, bytecode, constants, closure and defining source file.
+
+    The closure matters: a factory's functions share names and source but not their captured
+    values. Anything that cannot be read or pickled makes the token unique to this process.
+    """
     digest = hashlib.sha256()
     for function in functions:
         python = getattr(function, "py_func", function)
+        code = python.__code__
         digest.update(f"{python.__module__}.{python.__qualname__}\n".encode())
+        digest.update(code.co_code + repr(code.co_consts).encode())
         try:
+            cells = tuple(cell.cell_contents for cell in python.__closure__ or ())
+            digest.update(pickle.dumps(cells))
             with open(inspect.getsourcefile(python), "rb") as source:
                 digest.update(source.read())
-        except (TypeError, OSError):
+        except (TypeError, OSError, ValueError, pickle.PicklingError, AttributeError):
             digest.update(uuid.uuid4().bytes)
     return digest.hexdigest()[:24]
 

@@ -39,8 +39,9 @@ class GaussianNoise:
     kind = GAUSSIAN
 
     def __post_init__(self):
-        if self.scale is None:
-            check_real("sigma", self.sigma, nonnegative=True)
+        check_real("sigma", self.sigma, nonnegative=True)
+        if self.scale is not None and self.sigma != 0:
+            raise ValueError("give either sigma (total noise) or scale (per coordinate), not both")
 
     def noise_scale(self, dim: int) -> np.ndarray:
         """Per-coordinate standard deviations."""
@@ -52,17 +53,14 @@ class GaussianNoise:
         return scale
 
     def to_dict(self, dim: int) -> dict:
+        if self.scale is None:
+            return {"name": self.name, "sigma": float(self.sigma), "scale": None}
         scale = self.noise_scale(dim)
-        return {"name": self.name, "sigma": float(np.sqrt(np.sum(scale ** 2))),
-                "scale": None if self.scale is None else scale.tolist()}
+        return {"name": self.name, "sigma": float(np.sqrt(np.sum(scale ** 2))), "scale": scale.tolist()}
 
 
-@dataclass(frozen=True)
-class WithReplacement:
-    """One uniformly random component per call, independent across calls."""
-
-    name = "replacement"
-    kind = REPLACEMENT
+class _ComponentOracle:
+    """An oracle that returns one component's gradient per call, with no added noise."""
 
     def noise_scale(self, dim: int) -> np.ndarray:
         return np.zeros(dim)
@@ -72,7 +70,15 @@ class WithReplacement:
 
 
 @dataclass(frozen=True)
-class RandomReshuffling(WithReplacement):
+class WithReplacement(_ComponentOracle):
+    """One uniformly random component per call, independent across calls."""
+
+    name = "replacement"
+    kind = REPLACEMENT
+
+
+@dataclass(frozen=True)
+class RandomReshuffling(_ComponentOracle):
     """Every component once per epoch of m calls, in a fresh uniformly random order."""
 
     name = "reshuffle"
@@ -80,7 +86,7 @@ class RandomReshuffling(WithReplacement):
 
 
 @dataclass(frozen=True, eq=False)
-class PrescribedOrders(WithReplacement):
+class PrescribedOrders(_ComponentOracle):
     """Replicate r takes the components in the order ``orders[r]`` (a permutation of 0..m-1)."""
 
     orders: np.ndarray = None

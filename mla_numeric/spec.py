@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MAX_CALLS_PER_ITERATION = 2 ** 31  # K, the oracle calls of one top-level iteration
+
 __all__ = ["MLA", "parse_layers", "format_layers", "check_positive", "check_real", "check_finite_array"]
 
 
@@ -78,10 +80,15 @@ class MLA:
             except (TypeError, ValueError):
                 raise ValueError(f"layer {i} must be a pair (k_{i}, alpha_{i}), got {layer!r}") from None
             k = check_positive(f"k_{i}", k, integer=True)
+            if k > MAX_CALLS_PER_ITERATION:
+                raise ValueError(f"k_{i} must be at most {MAX_CALLS_PER_ITERATION}, got {k}")
             if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
                     or not (math.isfinite(alpha) and 0 < alpha <= 1):
                 raise ValueError(f"alpha_{i} must be in (0, 1], got {alpha!r}")
             checked.append((k, float(alpha)))
+        if math.prod(k for k, _ in checked) > MAX_CALLS_PER_ITERATION:
+            raise ValueError(f"K = k_1 ... k_n must be at most {MAX_CALLS_PER_ITERATION}, "
+                             f"got {math.prod(k for k, _ in checked)}")
         object.__setattr__(self, "layers", tuple(checked))
         object.__setattr__(self, "lr", check_positive("lr (eta)", lr))
 

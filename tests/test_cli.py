@@ -2,14 +2,21 @@
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
+import mla_numeric as mn
+from mla_numeric import objectives, oracles
 from mla_numeric.cli import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mla_numeric.cli", *args], capture_output=True, text=True)
+    # From an empty directory, so ``-m mla_numeric.cli`` imports the installed package, not ./mla_numeric.
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "mla_numeric.cli", *args], capture_output=True,
+                              text=True, cwd=cwd)
 
 
 def test_simulate_json(capsys):
@@ -70,3 +77,106 @@ def test_bad_arguments_exit_2_with_one_line(args, message):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mla-check: error: ") and message in lines[0]
+
+
+# ---- the printed config rebuilds the run ----------------------------------------------------
+
+def rebuild(config, seed=None):
+    """Run ``mn.simulate`` again from nothing but the JSON ``config`` (another ``seed`` if given)."""
+    objective = objectives.make(config["objective"]["name"], config["objective"]["dim"],
+                                config["objective"]["params"]["seed"])
+    optimizer = mn.MLA(config["optimizer"]["layers"], config["optimizer"]["lr"])
+    oracle = oracles.make_oracle(config["oracle"]["name"], config["oracle"].get("sigma", 0.0))
+    return mn.simulate(objective, optimizer, config["T"], config["replicates"], oracle,
+                       x0=config["x0"], seed=config["seed"] if seed is None else seed)
+
+
+REBUILT = {
+    "robust-regression-reshuffle": ["--objective", "robust-regression", "--dim", "4", "--data-seed", "3",
+                                    "--oracle", "reshuffle", "--layers", "3:0.5,2:0.8", "--lr", "0.05"],
+    "quadratic-gaussian": ["--objective", "quadratic", "--dim", "3", "--data-seed", "2", "--layers", "2:0.5,3:0.7",
+                           "--lr", "0.1"],
+    "quadratic-gaussian-sigma": ["--objective", "quadratic", "--dim", "3", "--data-seed", "2",
+                                 "--layers", "2:0.5,3:0.7", "--lr", "0.1", "--sigma", "0.7"],
+}
+
+
+@pytest.mark.parametrize("args", REBUILT.values(), ids=REBUILT.keys())
+def test_printed_config_reproduces_the_printed_means_exactly(args, capsys):
+    assert main(["simulate", *args, "--T", "6", "--seeds", "5", "--seed", "4", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    config = data["config"]
+    assert config["seed"] == 4 and config["replicates"] == list(range(5))
+    result = rebuild(config)
+    for key in ("loss", "grad_norm_sq"):
+        printed = data[key]["mean"]
+        assert None not in printed and getattr(result, key).mean.tolist() == printed, key
+    # Negative control: the same config with another base seed gives other means.
+    other = rebuild(config, seed=5)
+    assert other.loss.mean[1:].tolist() != data["loss"]["mean"][1:]
+
+
+# ---- the installed console script -----------------------------------------------------------
+
+SCRIPT = Path(sys.executable).parent / "mla-check"
+
+
+def run_script(tmp_path, *args):
+    assert SCRIPT.is_file(), f"console script not installed at {SCRIPT}"
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_console_script_version(tmp_path):
+    result = run_script(tmp_path, "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"mla-check {mn.__version__}"
+
+
+def test_console_script_simulate_json(tmp_path):
+    result = run_script(tmp_path, "simulate", "--T", "3", "--seeds", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["config"]["T"] == 3 and data["config"]["replicates"] == [0, 1]
+    assert len(data["loss"]["mean"]) == len(data["grad_norm_sq"]["mean"]) == 4
+
+
+def test_console_script_passes_on_the_exit_status(tmp_path):
+    # Negative control for the two above: a bad argument must not exit 0 through the script.
+    result = run_script(tmp_path, "simulate", "--T", "0", "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("mla-check: error: ") and "T must be an integer >= 1" in result.stderr
+
+
+def test_derive_json(capsys):
+    assert main(["derive", "--layers", "5:0.5,5:0.5", "--cycles-per-epoch", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["K"] == 25 and data["P"] == {"expr": "1/4", "value": 0.25}
+    assert data["pair_weight_sum"]["value"] == 175.0
+    assert data["full_batch"]["lambda_over_eta"] == {"expr": "-31/16", "value": -1.9375}
+    assert set(data["reshuffled"]) == {"c_grad_over_eta", "c_var_over_eta"}
+    assert "Delta" in data["bound"]["expr"] and data["bound"]["step_condition"].endswith("<= 1")
+    assert "beta" in data["nqm"]["variance_ratio_expr"]
+
+
+def test_derive_sgd_anchor(capsys):
+    assert main(["derive", "--layers", "sgd", "--cycles-per-epoch", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["full_batch"]["lambda_over_eta"]["value"] == 0.25
+    assert data["reshuffled"]["c_grad_over_eta"]["value"] == data["reshuffled"]["c_var_over_eta"]["value"] == 0.25
+
+
+def test_nqm_variance_json(capsys):
+    assert main(["nqm-variance", "--layers", "sgd", "--lr", "0.1", "--curvature", "1", "--noise", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # V_SGD = eta^2 h^2 s^2 / (1 - beta^2) with beta = 0.9: 0.01 / 0.19.
+    assert data["variance"] == pytest.approx(0.01 / 0.19) and data["ratio"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nqm-variance", "--layers", "5:0.5", "--lr", "3", "--curvature", "1", "--noise", "1"], "no steady state"),
+    (["nqm-variance", "--layers", "5:0.5", "--lr", "0.1", "--curvature", "0", "--noise", "1"], "--curvature must be"),
+    (["derive", "--layers", "5:0.5", "--cycles-per-epoch", "0"], "--cycles-per-epoch must be an integer >= 1"),
+    (["derive", "--layers", "5:1.5"], "alpha_1 must be in (0, 1]"),
+])
+def test_theory_commands_reject_bad_input(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

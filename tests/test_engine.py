@@ -172,23 +172,33 @@ def test_chunking_and_blocks_do_not_change_results():
 
 
 _DIGEST = """
-import hashlib, numpy as np, mla_numeric as mn
+import hashlib, numba, numpy as np, mla_numeric as mn
 from mla_numeric import objectives
 objective = objectives.make("logistic-nonconvex", 5, seed=0)
 result = mn.simulate(objective, mn.MLA([(5, 0.5), (5, 0.5)], 0.05), 40, seeds=7,
                      oracle=mn.WithReplacement(), trajectory=True)
 gauss = mn.simulate(objective, mn.MLA([(5, 0.5)], 0.05), 40, seeds=7, oracle=mn.GaussianNoise(1.0))
-print(hashlib.sha256(result.trajectory.tobytes() + gauss.loss_records.tobytes()).hexdigest())
+# K = 6 calls an iteration and one kernel call per iteration (block 1), so epochs of m components
+# straddle kernel calls and the order is redrawn mid-epoch.
+shuffled = mn.simulate(objective, mn.MLA([(3, 0.5), (2, 0.5)], 0.05), 40, seeds=7,
+                       oracle=mn.RandomReshuffling(), trajectory=True)
+digest = hashlib.sha256(result.trajectory.tobytes() + gauss.loss_records.tobytes()
+                        + shuffled.trajectory.tobytes()).hexdigest()
+print(numba.get_num_threads(), objective.m, digest)
 """
 
 
-def test_results_do_not_depend_on_thread_count():
+def test_results_do_not_depend_on_thread_count(tmp_path):
+    # The child runs in an empty directory, so it imports the installed package, not ./mla_numeric.
     digests = set()
     for threads in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, capture_output=True,
-                             text=True, check=True)
-        digests.add(out.stdout.strip())
+        out = subprocess.run([sys.executable, "-c", _DIGEST], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        used, m, digest = out.stdout.split()
+        assert int(used) == int(threads)
+        assert int(m) % 6 != 0  # the reshuffled epochs do straddle iterations
+        digests.add(digest)
     assert len(digests) == 1
 
 
@@ -294,3 +304,29 @@ def test_kernel_cache_is_reused_and_never_stale(tmp_path):
     assert again == first and hits > 0
     edited, hits = run_with(2.0)
     assert hits == 0 and edited == pytest.approx(((1 - 0.2) ** 2 * 0.5 + 0.5) ** 3)
+
+
+def scaled_quadratic(scale):
+    """A factory: its functions share names and source and differ only in the captured scale."""
+    from numba import njit
+
+    @njit
+    def value(x, data):
+        return scale * 0.5 * np.sum(x ** 2)
+
+    @njit
+    def grad(x, data, out):
+        out[:] = scale * x
+
+    @njit
+    def hvp(x, v, data, out):
+        out[:] = scale * v
+
+    return Objective("scaled", 1, (np.zeros(1),), value, grad, hvp, L=scale, f_low=0.0)
+
+
+def test_objectives_from_one_factory_do_not_share_a_kernel():
+    # Each step multiplies x by 1 - eta * scale; a kernel keyed by names alone would reuse the first.
+    for scale in (1.0, 2.0):
+        result = mn.simulate(scaled_quadratic(scale), mn.MLA([], 0.1), 1, x0=[1.0])
+        assert result.final[0, 0] == pytest.approx(1 - 0.1 * scale)

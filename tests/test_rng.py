@@ -1,4 +1,6 @@
 """The counter-based stream: bit-exact against the twin, and the right distributions."""
+import collections
+import itertools
 import math
 
 import numpy as np
@@ -8,6 +10,7 @@ from scipy import stats
 
 import naive
 from mla_numeric import rng
+from mla_numeric.engine import shuffle_epoch
 
 
 def test_stream_matches_twin():
@@ -83,3 +86,70 @@ def test_uniform_index_is_uniform():
     key = np.uint64(rng.stream_key(5, 0))
     counts = np.bincount([rng.uniform_index(key, n, 17) for n in range(50_000)], minlength=17)
     assert counts.size == 17 and stats.chisquare(counts).pvalue > P_KS
+
+
+# ---- random reshuffling: every order of the m components equally likely ----------------------
+
+@njit
+def epoch_orders(key, epochs, m):
+    """The orders of epochs 0..epochs-1 of the stream ``key``, as the engine draws them."""
+    orders = np.empty((epochs, m), dtype=np.int64)
+    perm = np.empty(m, dtype=np.int64)
+    for epoch in range(epochs):
+        shuffle_epoch(key, epoch, perm)
+        orders[epoch] = perm
+    return orders
+
+
+@njit
+def uniforms(key, count):
+    out = np.empty(count)
+    for n in range(count):
+        out[n] = rng.uniform(key, n)
+    return out
+
+
+def naive_swap_orders(key, epochs, m):
+    """The classic wrong shuffle: for i = 0..m-1 swap i with a uniform j in 0..m-1 (m^m paths)."""
+    u = uniforms(key, epochs * m).reshape(epochs, m)
+    partners = np.minimum(((1.0 - u) * m).astype(np.int64), m - 1)  # 1 - u in [0, 1)
+    orders = np.tile(np.arange(m), (epochs, 1))
+    rows = np.arange(epochs)
+    for i in range(m):
+        j = partners[:, i]
+        mine, theirs = orders[rows, i].copy(), orders[rows, j].copy()
+        orders[rows, i], orders[rows, j] = theirs, mine
+    return orders
+
+
+def permutation_pvalue(orders):
+    """Chi-square p-value of the counts of the m! orders (m! - 1 degrees of freedom)."""
+    m = orders.shape[1]
+    counted = collections.Counter(map(tuple, orders.tolist()))
+    every = list(itertools.permutations(range(m)))
+    assert set(counted) <= set(every), "an order is not a permutation of 0..m-1"
+    return stats.chisquare([counted[p] for p in every]).pvalue
+
+
+# m = 3 over 60000 epochs (10000 expected per order) and m = 4 over 120000 (5000 per order).
+# A uniform shuffle fails each chi-square test with probability P_KS = 1e-6.
+SHUFFLES = [(3, 60_000), (4, 120_000)]
+
+
+@pytest.mark.parametrize("m, epochs", SHUFFLES)
+@pytest.mark.parametrize("seed, replicate", [(0, 0), (11, 7)])
+def test_reshuffled_orders_are_uniform_over_all_permutations(m, epochs, seed, replicate):
+    key = np.uint64(rng.stream_key(seed, replicate))
+    orders = epoch_orders(key, epochs, m)
+    assert len({tuple(o) for o in orders.tolist()}) == math.factorial(m)
+    assert permutation_pvalue(orders) > P_KS
+
+
+@pytest.mark.parametrize("m, epochs", SHUFFLES)
+def test_permutation_check_rejects_the_naive_swap_shuffle(m, epochs):
+    # Negative control: m^m equally likely swap paths cannot cover m! orders evenly (27 paths over
+    # 6 orders for m = 3: probabilities 4/27 or 5/27), so the same check must reject it.
+    key = np.uint64(rng.stream_key(0, 0))
+    orders = naive_swap_orders(key, epochs, m)
+    assert len({tuple(o) for o in orders.tolist()}) == math.factorial(m)
+    assert permutation_pvalue(orders) <= P_KS

@@ -28,4 +28,6 @@ def make(name: str, dim: int | None = None, seed: int = 0) -> Objective:
     """Build the built-in objective ``name`` with dimension ``dim`` (its default when None)."""
     if name not in BUILTIN:
         raise ValueError(f"unknown objective {name!r}; choose from {', '.join(BUILTIN)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ValueError(f"the data seed must be an integer in [0, 2**63), got {seed!r}")
     return BUILTIN[name](seed=seed) if dim is None else BUILTIN[name](dim, seed)

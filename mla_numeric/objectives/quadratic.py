@@ -106,6 +106,7 @@ def dense_quadratic(dim: int = 10, seed: int = 0, *, A=None, xstar=None,
     """
     dim = check_positive("dim", dim, integer=True)
     rng = np.random.default_rng(seed)
+    given = {"A": A, "xstar": xstar}
     if A is None:
         q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
         q *= np.sign(np.diag(r))
@@ -125,7 +126,9 @@ def dense_quadratic(dim: int = 10, seed: int = 0, *, A=None, xstar=None,
         name=name, dim=dim, data=(A, xstar), value=_dense_value, grad=_dense_grad, hvp=_dense_hvp,
         L=float(eigenvalues[-1]), f_low=0.0,
         params={"family": "dense_quadratic", "seed": seed, "condition": condition,
-                "eigenvalues": eigenvalues.tolist()})
+                "eigenvalues": eigenvalues.tolist(),
+                **{name: np.asarray(value, dtype=float).tolist() for name, value in given.items()
+                   if value is not None}})
 
 
 def quadratic_parts(objective: Objective):
