@@ -9,7 +9,10 @@ import json
 import sys
 import warnings
 
+from pathlib import Path
+
 from . import __version__, objectives
+from .checks.rate import run_rate_checks
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
 from .spec import MLA, check_positive, check_real, parse_layers
@@ -76,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     nqm.add_argument("--curvature", type=float, required=True, metavar="H", help="curvature h > 0")
     nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
     nqm.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+
+    rate = commands.add_parser("rate", help="claims C1 and C2: the O(1/sqrt(T)) rate and the explicit bound",
+                               description="Sweep T over two decades with eta = c / sqrt(T) and check the "
+                               "log-log slope of (1/T) sum E||grad f||^2 (C1) and the explicit bound (C2), "
+                               "for the given nesting, one-layer Lookahead and SGD at equal oracle calls.")
+    rate.add_argument("--objective", action="append", metavar="NAME",
+                      help="quadratic, robust-regression, logistic-nonconvex or wells; repeat for several "
+                           "(default: all four)")
+    rate.add_argument("--layers", default="5:0.5,5:0.5", metavar="SPEC",
+                      help="the nesting to check, innermost first (default %(default)s)")
+    sizes = rate.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", dest="size", action="store_const", const="quick", help="a smoke-test size")
+    sizes.add_argument("--full", dest="size", action="store_const", const="full",
+                       help="three decades of T and 64 replicates")
+    rate.add_argument("--out", default="mla-report/rate", metavar="DIR",
+                      help="folder for figures and data (default %(default)s)")
+    rate.add_argument("--seed", type=int, default=0, metavar="N", help="base seed (default %(default)s)")
+    rate.add_argument("--json", action="store_true", help="print the check results as JSON")
     return parser
 
 
@@ -143,6 +164,24 @@ def run_nqm_variance(args) -> dict:
     return nqm_variance(layers, args.lr, args.curvature, args.noise)
 
 
+def run_rate(args) -> list:
+    return run_rate_checks(args.out, args.objective, parse_layers(args.layers), args.size or "default",
+                           seed=args.seed)
+
+
+def print_checks(results) -> None:
+    """The verdict table: one row per check."""
+    print(f"{'claim':5} {'objective':18} {'oracle':11} {'layers':11} {'predicted':>10} {'measured':>10} "
+          f"{'interval':>22}  verdict")
+    for check in results:
+        setting = check.setting
+        low, high = check.interval
+        print(f"{check.claim:5} {setting['objective']:18} {setting['oracle']:11} {setting['layers']:11} "
+              f"{check.predicted:>10.4g} {check.measured:>10.4g} {f'[{low:.4g}, {high:.4g}]':>22}  {check.verdict}")
+    folders = sorted({str(Path(path).parent) for check in results for path in check.figures})
+    print(f"figures and data: {', '.join(folders)}")
+
+
 COMMANDS = {  # name: (run, print a summary, JSON form)
     "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
     "derive": (run_derive, print_derivation, lambda result: result),
@@ -150,6 +189,7 @@ COMMANDS = {  # name: (run, print a summary, JSON form)
                      lambda r: print(f"variance {r['variance']:.6g}, SGD {r['variance_sgd']:.6g}, "
                                      f"ratio {r['ratio']:.6g}"),
                      lambda result: result),
+    "rate": (run_rate, print_checks, lambda results: [check.to_dict() for check in results]),
 }
 
 

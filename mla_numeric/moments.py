@@ -79,20 +79,24 @@ def quadratic_moments(objective: Objective, optimizer: MLA, T: int, oracle=None,
     a = np.diag(A).copy() if diagonal else A
     M, B = cycle_maps(a, optimizer)
 
-    mu = x0 - xstar
-    C = np.zeros(d) if diagonal else np.zeros((d, d))
     injected = (B ** 2 * variance).sum(axis=0) if diagonal \
         else np.einsum("jab,b,jcb->ac", B, variance, B)
+    mu0 = x0 - xstar
+    if diagonal:  # closed form per coordinate: mu_t = M^t mu_0, C_t = injected (1 - M^2t) / (1 - M^2)
+        t = np.arange(T + 1)[:, None]
+        powers = M[None, :] ** t
+        ratio = M ** 2
+        geometric = np.where(np.isclose(ratio, 1.0, rtol=0, atol=1e-15), t * 1.0,
+                             (1 - powers ** 2) / np.where(ratio == 1.0, 1.0, 1 - ratio))
+        mu = powers * mu0
+        second = mu ** 2 + injected * geometric
+        return QuadraticMoments(mu + xstar, 0.5 * second @ a, second @ a ** 2)
+    mu, C = mu0, np.zeros((d, d))
     means, losses, grads = [], [], []
-    for t in range(T + 1):
+    for _ in range(T + 1):
         means.append(mu + xstar)
-        if diagonal:
-            losses.append(0.5 * (a @ (mu ** 2 + C)))
-            grads.append((a ** 2) @ (mu ** 2 + C))
-            mu, C = M * mu, M ** 2 * C + injected
-        else:
-            Amu = A @ mu
-            losses.append(0.5 * (mu @ Amu + np.trace(A @ C)))
-            grads.append(Amu @ Amu + np.trace(A @ C @ A))
-            mu, C = M @ mu, M @ C @ M.T + injected
+        Amu = A @ mu
+        losses.append(0.5 * (mu @ Amu + np.trace(A @ C)))
+        grads.append(Amu @ Amu + np.trace(A @ C @ A))
+        mu, C = M @ mu, M @ C @ M.T + injected
     return QuadraticMoments(np.array(means), np.array(losses), np.array(grads))

@@ -330,3 +330,22 @@ def test_objectives_from_one_factory_do_not_share_a_kernel():
     for scale in (1.0, 2.0):
         result = mn.simulate(scaled_quadratic(scale), mn.MLA([], 0.1), 1, x0=[1.0])
         assert result.final[0, 0] == pytest.approx(1 - 0.1 * scale)
+
+
+def alpha_one_reduction_holds(simulator) -> bool:
+    """The check behind test_all_alpha_one_is_sgd, for any simulator(layers, lr, T) -> phi_0..phi_T."""
+    return np.allclose(simulator([(5, 1.0)], 0.1, 4), simulator([], 0.1, 20)[::5], rtol=1e-12, atol=1e-14)
+
+
+def test_reductions_catch_an_off_by_one_synchronisation():
+    objective, oracle = diagonal_quadratic(3, seed=2), mn.GaussianNoise(0.5)
+
+    def engine(layers, lr, T):
+        return mn.simulate(objective, mn.MLA(layers, lr), T, seeds=1, oracle=oracle, trajectory=True).trajectory[0]
+
+    def late_sync(layers, lr, T):  # synchronises one fast step late: k + 1 steps per cycle
+        shifted = [(k + 1, alpha) for k, alpha in layers]
+        return naive.simulate(objective, shifted, lr, T, objective.start(), oracle)[2]
+
+    assert alpha_one_reduction_holds(engine)
+    assert not alpha_one_reduction_holds(late_sync)

@@ -207,3 +207,15 @@ def test_seed_reproduces_the_data(name):
     else:
         assert objective.params["seed"] == 11
         assert not same_data(objective, build(name, seed=12))
+
+
+@pytest.mark.parametrize("name", ["robust-regression", "logistic-nonconvex"])
+def test_variance_bound_holds_at_random_points(name):
+    # sup_x V(x) <= variance_bound: checked at random points, including far ones.
+    objective = make(name, 4, seed=3)
+    rng = np.random.default_rng(0)
+    for scale in (0.1, 1.0, 10.0, 100.0):
+        for x in scale * rng.standard_normal((20, objective.dim)):
+            g = objective.gradient(x)
+            V = np.mean([np.sum((objective.component_gradient(x, a) - g) ** 2) for a in range(objective.m)])
+            assert V <= objective.variance_bound * (1 + 1e-12)

@@ -70,6 +70,9 @@ class Objective:
         What reproduces the instance (generator name, seed, sizes, or the data itself), JSON-ready.
     x0 : ndarray, optional
         A natural starting point (default: zeros).
+    variance_bound : float, optional
+        A proven bound on sup_x V(x), V = (1/m) sum_a ||grad f_a(x) - grad f(x)||^2: the sigma^2
+        of the with-replacement oracle (finite sums only; None when there is none).
     """
 
     name: str
@@ -87,6 +90,7 @@ class Objective:
     component_hvp: object = no_component_hvp
     params: dict = field(default_factory=dict)
     x0: np.ndarray | None = None
+    variance_bound: float | None = None
 
     def __post_init__(self):
         if self.dim < 1:
@@ -146,4 +150,5 @@ class Objective:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "dim": self.dim, "L": self.L, "L_reason": self.L_reason or None,
-                "f_low": self.f_low, "m": self.m, "params": self.params}
+                "f_low": self.f_low, "m": self.m, "variance_bound": self.variance_bound,
+                "params": self.params}

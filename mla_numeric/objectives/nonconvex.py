@@ -21,6 +21,12 @@ which with s = t^2 has derivative proportional to s - 1: its maximum is 2 (at t 
 minimum -1/2 (at t^2 = 1), and it tends to 0. Hence ||Hess f|| <= L = lambda_max(A^T A)/(4m) + 2 lam.
 Both terms are >= 0: f_low = 0 (never attained, since l > 0; not tight unless the data separate).
 
+Minibatch variance. In both regressions grad f_a(x) = u_a + (a term common to all a), with
+u_a = rho'(r_a) a_a, resp. l'(y_a a_a^T x) y_a a_a, and |rho'| <= 1, |l'| < 1. The common term
+cancels in V(x) = (1/m) sum_a ||grad f_a - grad f||^2 = (1/m) sum_a ||u_a - mean u||^2, which is at
+most (1/m) sum_a ||u_a||^2 <= (1/m) sum_a ||a_a||^2: the ``variance_bound`` sigma^2 of the
+with-replacement oracle, for every x.
+
 Wells, f(x) = sum_i [ t_i^2 / 2 + beta (1 - cos(omega t_i)) ], t_i = x_i - c_i. Per coordinate
 f'' = 1 + beta omega^2 cos(omega t) is in [1 - beta omega^2, 1 + beta omega^2], so
 L = 1 + beta omega^2. f is non-convex iff beta omega^2 > 1; its stationary points solve
@@ -37,6 +43,11 @@ from ..spec import check_positive, check_real
 from .base import Objective
 
 __all__ = ["robust_regression", "logistic_nonconvex", "separable_wells"]
+
+
+def _mean_squared_row_norm(rows: np.ndarray) -> float:
+    """(1/m) sum_a ||a_a||^2: a bound on the minibatch variance V (module docstring)."""
+    return float(np.mean(np.sum(rows ** 2, axis=1)))
 
 
 def _top_eigenvalue_of_gram(rows: np.ndarray) -> float:
@@ -141,7 +152,7 @@ def robust_regression(dim: int = 10, seed: int = 0, *, m: int = 64, noise: float
         value=_robust_value, grad=_robust_grad, hvp=_robust_hvp,
         L=2.0 * _top_eigenvalue_of_gram(rows) / m, f_low=0.0, m=m,
         component_value=_robust_component_value, component_grad=_robust_component_grad,
-        component_hvp=_robust_component_hvp,
+        component_hvp=_robust_component_hvp, variance_bound=_mean_squared_row_norm(rows),
         params={"family": "robust_regression", "seed": seed, "dim": dim, "m": m, "noise": noise})
 
 
@@ -279,7 +290,7 @@ def logistic_nonconvex(dim: int = 10, seed: int = 0, *, m: int = 64, lam: float 
         value=_logistic_value, grad=_logistic_grad, hvp=_logistic_hvp,
         L=_top_eigenvalue_of_gram(rows) / (4.0 * m) + 2.0 * lam, f_low=0.0, m=m,
         component_value=_logistic_component_value, component_grad=_logistic_component_grad,
-        component_hvp=_logistic_component_hvp,
+        component_hvp=_logistic_component_hvp, variance_bound=_mean_squared_row_norm(rows),
         params={"family": "logistic_nonconvex", "seed": seed, "dim": dim, "m": m, "lam": lam})
 
 

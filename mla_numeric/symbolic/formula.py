@@ -22,24 +22,25 @@ class Formula:
         return str(self.expr)
 
     def subs(self, layers=None, **values) -> "Formula":
-        """Substitute numeric ``layers = [(k_1, alpha_1), ...]`` and symbols given by name.
+        """Substitute numeric ``layers = [(k_1, alpha_1), ...]`` and symbols given by name, exactly
+        (floats become the rationals of their decimal form).
 
         Names the expression does not contain are ignored (a coefficient may not depend on them).
         """
-        mapping = {}
-        if layers is not None:
-            for i, (k, alpha) in enumerate(layers, start=1):
-                mapping[f"k_{i}"], mapping[f"alpha_{i}"] = k, alpha
-        mapping.update(values)
-        substitutions = {symbol: sp.nsimplify(mapping[symbol.name]) if isinstance(mapping[symbol.name], float)
-                         else mapping[symbol.name]
-                         for symbol in self.expr.free_symbols if symbol.name in mapping}
+        substitutions = {symbol: sp.nsimplify(value, rational=True) if isinstance(value, float) else value
+                         for symbol, value in self._values(layers, values).items()}
         return Formula(sp.simplify(self.expr.subs(substitutions)), self.description)
 
     def evaluate(self, layers=None, **values) -> float:
         """The float value once every symbol is given."""
-        result = self.subs(layers, **values).expr
+        result = self.expr.subs(self._values(layers, values))
         if result.free_symbols:
             raise ValueError(f"{self.description or 'formula'} still depends on "
                              f"{sorted(s.name for s in result.free_symbols)}")
-        return float(result)
+        return float(result.evalf())
+
+    def _values(self, layers, values) -> dict:
+        mapping = dict(values)
+        for i, (k, alpha) in enumerate(layers or [], start=1):
+            mapping[f"k_{i}"], mapping[f"alpha_{i}"] = k, alpha
+        return {symbol: mapping[symbol.name] for symbol in self.expr.free_symbols if symbol.name in mapping}

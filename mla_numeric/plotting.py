@@ -1,0 +1,34 @@
+"""Every figure of the toolkit, one function each (matplotlib only, no display needed)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .files import save_figure  # noqa: E402
+
+__all__ = ["rate_figure"]
+
+
+def rate_figure(sweeps, path, title: str):
+    """A(T) against oracle calls T K (log-log) for each sweep, its C2 bound, and a T^(-1/2) guide."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    for index, sweep in enumerate(sweeps):
+        color = f"C{index}"
+        label = sweep.setting()["layers"]
+        calls = sweep.calls
+        axes.errorbar(calls, sweep.mean, yerr=2 * sweep.stderr, color=color, marker="o", ms=4,
+                      capsize=2, label=f"{label}: measured A(T)")
+        axes.plot(calls, sweep.bounds, color=color, linestyle="--", label=f"{label}: bound (C2)")
+        if sweep.exact is not None:
+            axes.plot(calls, sweep.exact, color=color, linestyle=":", label=f"{label}: exact (moments)")
+    first = sweeps[0]
+    guide = 0.5 * first.mean[0] * np.sqrt(first.calls[0] / first.calls)  # offset to stay visible
+    axes.plot(first.calls, guide, color="grey", linewidth=1, label="slope -1/2")
+    axes.set(xscale="log", yscale="log", xlabel="oracle calls per replicate (T K)",
+             ylabel="(1/T) sum_{t<T} E||grad f(phi_t)||^2", title=title)
+    axes.legend(fontsize=7, ncol=2)
+    axes.grid(True, which="both", alpha=0.3)
+    save_figure(figure, path)
+    plt.close(figure)
+    return path
