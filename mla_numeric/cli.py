@@ -15,7 +15,7 @@ from . import __version__, objectives
 from .checks.rate import run_rate_checks
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
-from .spec import MLA, check_positive, check_real, parse_layers
+from .spec import MLA, check_positive, parse_layers
 from .symbolic.summary import derivation, nqm_variance
 
 
@@ -148,8 +148,8 @@ def print_derivation(result) -> None:
           f"D = {result['pair_weight_sum']['expr']}")
     print(f"full batch:  lambda / eta = {result['full_batch']['lambda_over_eta']['expr']}")
     reshuffled = result["reshuffled"]
-    if reshuffled is None:
-        print("reshuffled:  one batch an epoch (m = 1): nothing to reshuffle; use --cycles-per-epoch >= 2")
+    if "note" in reshuffled:
+        print(f"reshuffled:  {reshuffled['note']}; use --cycles-per-epoch >= 2")
     else:
         print(f"reshuffled ({result['cycles_per_epoch']} cycles an epoch):  c_g / eta = "
               f"{reshuffled['c_grad_over_eta']['expr']},  c_v / eta = {reshuffled['c_var_over_eta']['expr']}")
@@ -160,7 +160,7 @@ def print_derivation(result) -> None:
 def run_nqm_variance(args) -> dict:
     layers = MLA(parse_layers(args.layers), args.lr).layers
     check_positive("--curvature", args.curvature)
-    check_real("--noise", args.noise, nonnegative=True)
+    check_positive("--noise", args.noise)
     return nqm_variance(layers, args.lr, args.curvature, args.noise)
 
 

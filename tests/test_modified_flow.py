@@ -79,3 +79,14 @@ def test_exact_mean_over_orders_matches_monte_carlo():
 def test_epoch_needs_matching_components():
     with pytest.raises(ValueError, match="needs m = 8 components"):
         epoch_mean(valley(2, 0, m=4), mn.MLA([(2, 0.5), (2, 0.5)], 0.05), [1.0, 1.0], cycles=2)
+
+
+@pytest.mark.parametrize("scale_grad, scale_var", [(1.1, 1.0), (1.0, 1.1)])
+def test_reshuffled_coefficient_ten_percent_off_fails(scale_grad, scale_var):
+    objective, layers, cycles = valley(2, 0, m=8), LAYERS[2], 2
+    x0 = objective.start() + 0.5
+    c_g, c_v = reshuffled_coefficients(layers, cycles)
+    result = order_of_accuracy(objective, layers, default_lrs(objective, x0),
+                               lambda eta: (scale_grad * c_g.evaluate(eta=eta), scale_var * c_v.evaluate(eta=eta)),
+                               x0, cycles=cycles)
+    assert not result.holds and result.slope_modified < 2.5

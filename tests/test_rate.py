@@ -86,3 +86,15 @@ def test_rate_check_refuses_what_it_cannot_prove():
         rate_sweep(default_objectives(["robust-regression"])[0], PAPER, mn.RandomReshuffling(), [10, 100])
     with pytest.raises(ValueError, match="no default setting"):
         default_objectives(["valley"])
+
+
+def test_a_bound_looser_than_tenfold_everywhere_is_inconclusive(sweeps):
+    assert check_bound(sweeps["quadratic"], bound_scale=100.0).verdict == "inconclusive"
+
+
+def test_slower_than_root_T_fails_the_rate():
+    # SGD on robust regression with Gaussian noise decays like T^-0.42 in the default window.
+    objective = default_objectives(["robust-regression"])[0]
+    calls = TS * 25
+    sweep = rate_sweep(objective, [], mn.GaussianNoise(1.0), calls.astype(int), REPLICATES)
+    assert check_rate(sweep).verdict == "fails"

@@ -31,6 +31,12 @@ from .structure import ETA, N_CYCLES, as_layers, cycle_length, pair_weight_sum, 
 __all__ = ["full_batch_coefficient", "reshuffled_coefficients"]
 
 
+def _first_order_agrees(difference) -> None:
+    """The flow time eta P m is chosen so that the O(eta) terms match; anything else is a bug."""
+    if sp.simplify(difference) != 0:
+        raise ArithmeticError(f"first-order terms of map and flow differ by {difference}")
+
+
 def full_batch_coefficient(layers) -> Formula:
     """lambda such that one cycle follows the flow of f + lambda ||grad f||^2 to O(eta^3)."""
     layers = as_layers(layers)
@@ -40,7 +46,7 @@ def full_batch_coefficient(layers) -> Formula:
     cycle = -ETA * P * K * g + ETA ** 2 * P * D * Hg
     flow = -tau * (g + 2 * lam * Hg) + tau ** 2 / 2 * Hg
     mismatch = sp.expand(cycle - flow)
-    assert sp.simplify(mismatch.coeff(g)) == 0, "first-order terms must agree"
+    _first_order_agrees(mismatch.coeff(g))
     (solution,) = sp.solve(mismatch.coeff(Hg), lam)
     return Formula(sp.factor(sp.simplify(solution)), "lambda (full batch)")
 
@@ -59,7 +65,7 @@ def reshuffled_coefficients(layers, cycles=N_CYCLES) -> tuple:
     flow = (-tau * (grad_f + c_g * 2 * H_grad_f + c_v * (2 * S_Hg / m - 2 * H_grad_f))
             + tau ** 2 / 2 * H_grad_f)
     mismatch = sp.expand(epoch - flow)
-    assert sp.simplify(mismatch.coeff(S_g)) == 0, "first-order terms must agree"
+    _first_order_agrees(mismatch.coeff(S_g))
     solution = sp.solve([mismatch.coeff(S_HS_g), mismatch.coeff(S_Hg)], [c_g, c_v], dict=True)[0]
     return (Formula(sp.factor(sp.simplify(solution[c_g])), "c_g (reshuffled)"),
             Formula(sp.factor(sp.simplify(solution[c_v])), "c_v (reshuffled)"))

@@ -22,8 +22,10 @@ def derivation(layers, cycles: int = 1) -> dict:
     if cycles * K > 1:
         c_grad, c_var = reshuffled_coefficients(exact, cycles)
         reshuffled = {"c_grad_over_eta": _number(c_grad.expr / ETA), "c_var_over_eta": _number(c_var.expr / ETA)}
-    else:  # one batch an epoch: V = 0 and nothing is reshuffled
-        reshuffled = None
+    else:  # one batch an epoch: V = 0, c_g is lambda and c_v is undefined
+        lam = _number(full_batch_coefficient(exact).expr / ETA)
+        reshuffled = {"c_grad_over_eta": lam, "c_var_over_eta": {"expr": None, "value": None},
+                      "note": "one batch an epoch (m = 1): V = 0, so c_v is undefined"}
     return {
         "layers": [[int(k), float(alpha)] for k, alpha in exact],
         "cycles_per_epoch": cycles,
