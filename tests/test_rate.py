@@ -49,6 +49,10 @@ def test_quadratic_monte_carlo_agrees_with_exact_moments(sweeps):
     sweep = sweeps["quadratic"]
     assert sweep.exact is not None
     assert np.all(np.abs(sweep.mean - sweep.exact) <= 5 * sweep.stderr)
+    assert sweep.exact_agrees()
+    # Negative control: exact values 20 % off are rejected by the same comparison.
+    from dataclasses import replace
+    assert not replace(sweep, exact=1.2 * sweep.exact).exact_agrees()
 
 
 def test_step_condition_holds_at_every_T(sweeps):
@@ -66,6 +70,7 @@ def test_results_and_files(tmp_path):
     assert set(data[0]) == {"claim", "statement", "source", "setting", "predicted", "kind", "measured",
                             "interval", "verdict", "figures", "data"}
     assert data[0]["kind"] == "upper_bound" and data[0]["verdict"] in ("holds", "fails", "inconclusive")
+    assert data[0]["setting"]["exact_agrees"] is True and len(data[0]["setting"]["exact_A"]) == 3
     assert (tmp_path / "rate_quadratic_gaussian.png").stat().st_size > 10_000
     assert (tmp_path / "rate_quadratic_gaussian.csv").read_text().startswith("layers,T,oracle_calls")
     # Same oracle-call budget for the three optimizers.

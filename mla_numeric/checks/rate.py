@@ -74,6 +74,11 @@ class RateSweep:
         """Oracle calls per replicate at each T (T K)."""
         return self.Ts * MLA(self.layers).K
 
+    def exact_agrees(self) -> bool:
+        """Monte Carlo A(T) within its Student-t limits (Bonferroni over the sweep) of the exact A(T)."""
+        z = stats.t.ppf(1 - 0.05 / (2 * len(self.Ts)), len(self.averages) - 1)
+        return bool(np.all(np.abs(self.mean - self.exact) <= z * self.stderr))
+
     def setting(self) -> dict:
         optimizer = MLA(self.layers)
         return {"objective": self.objective.name, "dim": self.objective.dim, "L": self.objective.L,
@@ -232,6 +237,7 @@ def run_rate_checks(out, objective_names=None, layers=PAPER_LAYERS, size: str = 
                     check.figures, check.data = [str(figure)], [str(table), str(out / f"{stem}.json")]
                     if sweep.exact is not None:
                         check.setting["exact_A"] = sweep.exact.tolist()
+                        check.setting["exact_agrees"] = sweep.exact_agrees()
                     checks.append(check)
             write_json(out / f"{stem}.json", [check.to_dict() for check in checks])
             results += checks
