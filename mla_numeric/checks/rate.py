@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from ..engine import simulate
+from ..files import write_csv, write_json
 from ..moments import quadratic_moments
+from ..objectives import diagonal_quadratic, logistic_nonconvex, robust_regression, separable_wells
 from ..objectives.base import Objective
-from ..oracles import GAUSSIAN, REPLACEMENT
+from ..oracles import GAUSSIAN, REPLACEMENT, GaussianNoise, WithReplacement
 from ..spec import MLA, format_layers
 from ..symbolic import convergence_bound, max_lr
 from .result import CheckResult
@@ -76,8 +79,12 @@ class RateSweep:
 
     def exact_agrees(self) -> bool:
         """Monte Carlo A(T) within its Student-t limits (Bonferroni over the sweep) of the exact A(T)."""
-        z = stats.t.ppf(1 - 0.05 / (2 * len(self.Ts)), len(self.averages) - 1)
-        return bool(np.all(np.abs(self.mean - self.exact) <= z * self.stderr))
+        return bool(np.all(np.abs(self.mean - self.exact) <= self.t_quantile * self.stderr))
+
+    @property
+    def t_quantile(self) -> float:
+        """Student-t quantile for 95 % family-wise confidence over the sweep (Bonferroni)."""
+        return float(stats.t.ppf(1 - 0.05 / (2 * len(self.Ts)), len(self.averages) - 1))
 
     def setting(self) -> dict:
         optimizer = MLA(self.layers)
@@ -116,13 +123,14 @@ def rate_sweep(objective: Objective, layers, oracle, Ts, replicates: int = 32, c
         "diagonal_quadratic", "dense_quadratic", "nqm")
     averages, minima, bounds, exact = [], [], [], []
     for T, lr in zip(Ts, lrs):
-        run = simulate(objective, MLA(layers, lr), int(T), replicates, oracle, x0, seed=seed,
+        optimizer_at_T = MLA(layers, lr)
+        run = simulate(objective, optimizer_at_T, int(T), replicates, oracle, x0, seed=seed,
                        keep="summary", progress=progress)
         averages.append(run.average_grad_norm_sq)
         minima.append(np.min(run.grad_norm_sq.mean[:T]))
         bounds.append(bound.evaluate(eta=lr, L=objective.L, sigma=sigma, Delta=delta, T=int(T)))
         if quadratic_exact:
-            exact.append(quadratic_moments(objective, MLA(layers, lr), int(T), oracle, x0).grad_norm_sq[:T].mean())
+            exact.append(quadratic_moments(objective, optimizer_at_T, int(T), oracle, x0).grad_norm_sq[:T].mean())
     return RateSweep(objective, optimizer.layers, oracle.name, Ts, lrs, np.array(averages).T,
                      np.array(minima), np.array(bounds), sigma, delta,
                      np.array(exact) if quadratic_exact else None)
@@ -155,7 +163,7 @@ def check_rate(sweep: RateSweep, tolerance: float = 0.05, seed: int = 0) -> Chec
 def check_bound(sweep: RateSweep, bound_scale: float = 1.0) -> CheckResult:
     """C2: A(T) <= bound at every T of the sweep (``bound_scale`` != 1 only for negative controls)."""
     bounds = bound_scale * sweep.bounds
-    z = stats.t.ppf(1 - 0.05 / (2 * len(sweep.Ts)), len(sweep.averages) - 1)
+    z = sweep.t_quantile
     upper, lower = sweep.mean + z * sweep.stderr, sweep.mean - z * sweep.stderr
     ratios = sweep.mean / bounds
     worst = int(np.argmax(upper / bounds))
@@ -187,7 +195,6 @@ PAPER_LAYERS = ((5, 0.5), (5, 0.5))
 
 def default_objectives(names=None) -> list:
     """Three smooth non-convex objectives and one quadratic, sized for a laptop."""
-    from ..objectives import diagonal_quadratic, logistic_nonconvex, robust_regression, separable_wells
     built = {"quadratic": lambda: diagonal_quadratic(5, 0, condition=4.0),
              "robust-regression": lambda: robust_regression(5, 0, m=16),
              "logistic-nonconvex": lambda: logistic_nonconvex(5, 0, m=16, lam=0.01),
@@ -204,11 +211,7 @@ def run_rate_checks(out, objective_names=None, layers=PAPER_LAYERS, size: str = 
     """C1 and C2 for ``layers``, one-layer Lookahead and SGD at the same number of oracle calls,
     on each default objective with Gaussian noise and (finite sums) minibatches with replacement.
     Writes one figure, one CSV and one JSON per objective and oracle into ``out``."""
-    from pathlib import Path
-
-    from ..files import write_csv, write_json
-    from ..oracles import GaussianNoise, WithReplacement
-    from ..plotting import rate_figure
+    from ..plotting import rate_figure  # matplotlib only when figures are drawn
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
