@@ -1,11 +1,8 @@
-"""Every figure of the toolkit, one function each (matplotlib only, no display needed)."""
-import matplotlib
+"""Figure of claims C1 and C2: A(T) against oracle calls, with bounds and a slope guide."""
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .files import save_figure  # noqa: E402
+from ..files import save_figure
 
 __all__ = ["rate_figure"]
 
