@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 __all__ = ["CheckResult", "VERDICTS", "KINDS"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
-KINDS = ("tight", "upper_bound")
+KINDS = ("tight", "upper_bound", "lower_bound")
 
 
 @dataclass
 class CheckResult:
     """One claim checked in one setting.
 
-    ``predicted`` is the theory's value (``kind="tight"``) or bound (``kind="upper_bound"``);
+    ``predicted`` is the theory's value (``kind="tight"``) or a bound on the measurement
+    (``kind="upper_bound"``: measured <= predicted; ``"lower_bound"``: measured >= predicted);
     ``measured`` the simulation's estimate and ``interval`` its confidence interval.
     """
 

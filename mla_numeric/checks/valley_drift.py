@@ -1,0 +1,187 @@
+"""Claim C5 in simulation: the drift along a valley of minima that the variance term V drives.
+
+On the valley objective (objectives/finite_sum.py), f(w) depends on w only through u = w_1 w_2,
+and every w with u = u* is a global minimum: grad f = 0 there, but the minibatch gradients are not
+zero, so V > 0. The imbalance q(w) = w_1^2 - w_2^2 is conserved by the gradient flow of f
+(d q/dt = -2 (w_1 d_1 f - w_2 d_2 f) = 0, since d_1 f = w_2 f'(u) and d_2 f = w_1 f'(u)), and on
+the valley grad ||grad f||^2 = 2 H grad f = 0. So, started on the valley, q moves only through
+the c_v V term of the modified loss (claim C4):
+
+    d q/dt = -c_v grad q . grad V,        grad q = (2 w_1, -2 w_2).
+
+Measurement. Each optimizer runs with random reshuffling from a point of the valley with q != 0,
+for flow time tau = eta P (oracle calls) at several eta, R replicates each. Per eta,
+y(eta) = (E q(phi_tau) - q(phi_0)) / (tau eta), the drift per unit flow time per unit eta, with its
+standard error across replicates. The modified flow predicts y(eta) = -(c_v / eta) grad q . grad V
+at phi_0 + O(eta) (higher-order terms of the expansion, and the motion of phi over tau, which is
+O(eta) too). The intercept a of the weighted least-squares fit y = a + b eta + c eta^2 + d eta^3 estimates
+the leading coefficient (a cubic: SGD's drift is precise enough to resolve the eta^3 term
+at eta = 0.016), with a standard error from the replicates' spread; a chi-square test of
+the fit's residuals (p >= 0.01) guards the polynomial model.
+
+Verdicts use normal quantiles with Bonferroni over the rows checked together (family-wise
+error 5 %): a prediction holds when it lies inside the interval, fails outside it, and is
+inconclusive when the fit is rejected by its chi-square test.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ..engine import simulate
+from ..modified_flow import variance_gradient
+from ..objectives.base import Objective
+from ..objectives.finite_sum import valley_product
+from ..oracles import RandomReshuffling
+from ..spec import MLA, check_positive, format_layers
+from ..symbolic import reshuffled_coefficients
+from .result import CheckResult
+
+__all__ = ["imbalance", "valley_start", "DriftSweep", "drift_sweep", "predicted_intercept",
+           "check_drift", "check_drift_ratio", "z_quantile", "MIN_FIT_P_VALUE"]
+
+MIN_FIT_P_VALUE = 0.01
+FIT_TERMS = 4  # a cubic in eta: SGD's replicates are precise enough to see the eta^3 term
+SOURCE = "Smith et al. (2021) for SGD; THEORY.md C4/C5 (derived c_v) for Lookahead and MLA"
+
+
+def imbalance(w) -> np.ndarray:
+    """q(w) = w_1^2 - w_2^2 (over the last axis)."""
+    w = np.asarray(w)
+    return w[..., 0] ** 2 - w[..., 1] ** 2
+
+
+def valley_start(objective: Objective, stretch: float = 2.0) -> np.ndarray:
+    """The point (stretch r, sign(u*) r / stretch) of the valley, r = sqrt(|u*|): q != 0 if stretch != 1."""
+    product = valley_product(objective)
+    root = math.sqrt(abs(product))
+    return np.array([stretch * root, math.copysign(root, product) / stretch])
+
+
+@dataclass
+class DriftSweep:
+    """y(eta) per eta for one optimizer, and the intercept of its quadratic fit in eta."""
+
+    name: str
+    layers: tuple
+    cycles: int
+    lrs: np.ndarray
+    rates: np.ndarray         # y(eta): mean over replicates
+    stderr: np.ndarray
+    replicates: int
+    flow_time: float
+    direction: float          # grad q . grad V at the start
+    fit: np.ndarray = None    # (a, b, c, d) of y = a + b eta + c eta^2 + d eta^3, set from the data
+    intercept_stderr: float = math.nan
+    fit_p_value: float = math.nan
+
+    def __post_init__(self):
+        design = np.vander(self.lrs, FIT_TERMS, increasing=True)
+        weights = 1.0 / self.stderr
+        coefficients, *_ = np.linalg.lstsq(design * weights[:, None], self.rates * weights, rcond=None)
+        covariance = np.linalg.inv((design * weights[:, None] ** 2).T @ design)
+        chi2 = float(np.sum(((design @ coefficients - self.rates) * weights) ** 2))
+        self.fit = coefficients
+        self.intercept_stderr = float(math.sqrt(covariance[0, 0]))
+        self.fit_p_value = float(stats.chi2.sf(chi2, len(self.lrs) - FIT_TERMS))
+
+    @property
+    def intercept(self) -> float:
+        """a: the drift per unit flow time over eta, extrapolated to eta -> 0."""
+        return float(self.fit[0])
+
+    @property
+    def P(self) -> float:
+        return MLA(self.layers).P
+
+    def setting(self) -> dict:
+        return {"objective": "valley", "oracle": "reshuffle", "optimizer": self.name,
+                "layers": format_layers(self.layers), "cycles_per_epoch": self.cycles,
+                "lr": self.lrs.tolist(), "y": self.rates.tolist(), "y_stderr": self.stderr.tolist(),
+                "replicates": self.replicates, "flow_time": self.flow_time,
+                "grad_q_dot_grad_V": self.direction, "fit_p_value": self.fit_p_value}
+
+
+def drift_sweep(objective: Objective, name: str, layers, lrs, replicates: int, flow_time: float = 2.0,
+                seed: int = 0, progress: bool | None = None) -> DriftSweep:
+    """Measure y(eta) for ``layers`` at each eta in ``lrs`` (needs m = N K components)."""
+    if objective.params.get("family") != "valley":
+        raise ValueError(f"the drift check needs the valley objective, got {objective.name!r}")
+    lrs = np.asarray(sorted(lrs), dtype=float)
+    if len(lrs) <= FIT_TERMS:
+        raise ValueError(f"lrs needs at least {FIT_TERMS + 1} values to fit y = a + b eta + c eta^2 + d eta^3 "
+                         f"and test the fit, got {len(lrs)}")
+    optimizer = MLA(layers, 1.0)
+    flow_time = check_positive("flow_time", flow_time)
+    if objective.m % optimizer.K:
+        raise ValueError(f"m = {objective.m} is not a multiple of K = {optimizer.K}: an epoch must be whole cycles")
+    cycles = objective.m // optimizer.K
+    start = valley_start(objective)
+    rates, errors = [], []
+    for lr in lrs:
+        epochs = max(1, round(flow_time / (lr * optimizer.P * objective.m)))
+        run = simulate(objective, MLA(layers, lr), epochs * cycles, replicates, RandomReshuffling(), start,
+                       seed=seed, keep="summary", progress=progress)
+        if run.diverged:
+            raise ValueError(f"{name} at lr {lr:g} diverged ({run.diverged[0]}); choose smaller lrs")
+        time = lr * optimizer.P * objective.m * epochs
+        y = (imbalance(run.final) - imbalance(start)) / (time * lr)
+        rates.append(y.mean())
+        errors.append(y.std(ddof=1) / math.sqrt(replicates))
+    direction = float(np.array([2 * start[0], -2 * start[1]]) @ variance_gradient(objective, start))
+    return DriftSweep(name, optimizer.layers, cycles, lrs, np.array(rates), np.array(errors), replicates,
+                      flow_time, direction)
+
+
+def predicted_intercept(sweep: DriftSweep) -> float:
+    """-(c_v / eta) grad q . grad V, with c_v derived for the sweep's layers and cycles per epoch."""
+    _, c_var = reshuffled_coefficients(sweep.layers, sweep.cycles)
+    return -c_var.evaluate(eta=1.0) * sweep.direction
+
+
+def z_quantile(rows: int) -> float:
+    """Two-sided normal quantile at family-wise level 5 % over ``rows`` intervals (Bonferroni)."""
+    return float(stats.norm.ppf(1 - 0.05 / (2 * rows)))
+
+
+def _verdict(predicted, low, high, fit_ok: bool) -> str:
+    if not fit_ok:
+        return "inconclusive"
+    return "holds" if low <= predicted <= high else "fails"
+
+
+def check_drift(sweep: DriftSweep, z: float, c_var_over_eta: float | None = None) -> CheckResult:
+    """The measured intercept against -(c_v/eta) grad q . grad V (``c_var_over_eta`` overrides the
+    derived coefficient, for negative controls)."""
+    predicted = predicted_intercept(sweep) if c_var_over_eta is None else -c_var_over_eta * sweep.direction
+    low, high = sweep.intercept - z * sweep.intercept_stderr, sweep.intercept + z * sweep.intercept_stderr
+    return CheckResult(
+        claim="C5", statement="drift of q = w_1^2 - w_2^2 along the valley per unit flow time, over eta, "
+                              "as eta -> 0: -(c_v/eta) grad q . grad V",
+        source=SOURCE, setting={**sweep.setting(), "z": z,
+                                "c_var_over_eta": predicted / -sweep.direction},
+        predicted=predicted, kind="tight", measured=sweep.intercept, interval=(low, high),
+        verdict=_verdict(predicted, low, high, sweep.fit_p_value >= MIN_FIT_P_VALUE))
+
+
+def check_drift_ratio(deep: DriftSweep, shallow: DriftSweep, power: int, framing: str, z: float,
+                      predicted: float) -> CheckResult:
+    """Measured ratio (a_deep P_deep^p) / (a_shallow P_shallow^p) against the derived ``predicted``
+    one; its standard error by the delta method (the two sweeps are independent runs)."""
+    ratio = deep.intercept * deep.P ** power / (shallow.intercept * shallow.P ** power)
+    stderr = abs(ratio) * math.hypot(deep.intercept_stderr / deep.intercept,
+                                     shallow.intercept_stderr / shallow.intercept)
+    low, high = ratio - z * stderr, ratio + z * stderr
+    fit_ok = min(deep.fit_p_value, shallow.fit_p_value) >= MIN_FIT_P_VALUE
+    return CheckResult(
+        claim="C5", statement=f"ratio {deep.name}/{shallow.name} of the valley drift (c_v term) under "
+                              f"{framing}: measured against derived",
+        source=SOURCE, setting={"objective": "valley", "oracle": "reshuffle", "pair": f"{deep.name}/{shallow.name}",
+                                "framing": framing, "layers": f"{format_layers(deep.layers)} vs "
+                                f"{format_layers(shallow.layers)}", "m": deep.cycles * MLA(deep.layers).K,
+                                "intercepts": [deep.intercept, shallow.intercept], "z": z},
+        predicted=predicted, kind="tight", measured=ratio, interval=(low, high),
+        verdict=_verdict(predicted, low, high, fit_ok))
