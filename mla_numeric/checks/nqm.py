@@ -1,0 +1,355 @@
+"""Claim C6: SGD, Lookahead and nested Lookahead on the noisy quadratic model (Zhang et al., 2019).
+
+Setting. The NQM's expected excess loss f(x) = 1/2 sum_i h_i x_i^2 with fresh gradient noise
+N(0, (h_i s_i)^2) per coordinate and oracle call (objectives/nqm.py). Spectrum: h_i = s_i^2 = 1/i,
+i = 1..d, d = 100 (``DIM``). Zhang et al. take h_i and s_i^2 proportional to 1/i; d = 100 is the
+default of ``noisy_quadratic``: coordinate i adds at most about eta h_i^2 s_i^2 / 4 = eta / (4 i^3) to
+the steady-state loss, so coordinates beyond 100 would add under 1e-4 of it (closed form at
+d = 10^5), and a replicate stays cheap.
+Learning rate eta = 0.8 (``LR``): eta h_i runs over [0.008, 0.8], from the small-step regime,
+where every nesting acts like SGD with a smaller step, to large steps. Nestings (``NESTINGS``):
+SGD, Lookahead (5, 0.5) and the paper's two-layer MLA (5, 0.5), (5, 0.5).
+
+Theory (symbolic/nqm.py). Per coordinate the slow weights settle to a distribution with mean 0 and
+variance V = S_n (h s)^2 / (1 - M_n^2), finite for 0 < eta h < 2; the steady-state expected loss is
+sum_i h_i V_i / 2. At n = 1, V / V_SGD is Zhang et al.'s Proposition 1.
+
+The same quantity is computed three ways:
+- predicted: the sympy closed form (or an alternative ``prediction``, for negative controls);
+- exact: the fixed point V = sum_j B_j^2 (h s)^2 / (1 - M^2) of the covariance recurrence
+  C' = M C M + sum_j B_j^2 (h s)^2 of moments.py, with (M, B) from ``cycle_maps`` (no sympy);
+- measured: Monte Carlo. R independent replicates start at x0 = 0 (the transient is then
+  E f_t = f_inf - sum_i h_i V_i M_i^(2t) / 2), discard a burn-in of b iterations with
+  max_i M_i^(2b) <= 1e-6, then average f(phi_t) over a window of W oracle calls. The per-replicate
+  averages are independent (the time average within a replicate is autocorrelated and is never
+  used as if it were not); the interval is Student t over them at level 1 - 0.01 / 3, so with the
+  three nestings the family-wise failure probability is 1 % (Bonferroni, CLT approximation).
+
+Verdict (a tight claim): holds when the predicted loss lies in the interval and the predicted
+variances equal the exact fixed point to 1e-10 relative at every coordinate; fails otherwise.
+
+Also (no verdict): ``loss_over_time``, the exact E f(phi_t) (quadratic_moments) from x0 = 1 over
+2000 oracle calls, at eta = 0.8 for all and at each nesting's best eta of a grid (lowest E f at the
+budget); ``variance_map``, V_LA / V_SGD, V_MLA / V_LA and the contraction per oracle call
+|M_n|^(1/K) over eta h, k and alpha, from variance_ratio(n) and contraction(n).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+from scipy import stats
+
+from ..engine import simulate
+from ..files import write_csv, write_json
+from ..moments import cycle_maps, quadratic_moments
+from ..objectives import noisy_quadratic, nqm_noise
+from ..spec import MLA, check_positive, format_layers
+from ..symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
+from .result import CheckResult
+
+__all__ = ["NESTINGS", "SIZES", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_variance",
+           "exact_variance", "measure_nqm", "check_nqm", "loss_over_time", "variance_map",
+           "run_nqm_checks"]
+
+NESTINGS = {"SGD": (), "Lookahead": ((5, 0.5),), "MLA": ((5, 0.5), (5, 0.5))}
+DIM, LR = 100, 0.8
+FAILURE_PROBABILITY = 0.01  # family-wise over the nestings of run_nqm_checks (Bonferroni)
+TRANSIENT = 1e-6            # max_i M_i^(2b) after the burn-in of b iterations
+EXACT_RTOL = 1e-10          # closed form against the recurrence's fixed point
+CHUNK = 16                  # replicates per simulator call (bounds the records' memory)
+BUDGET = 2000               # oracle calls of the loss-over-time comparison (a multiple of every K)
+LR_GRID = np.geomspace(0.005, 1.95, 80)  # eta h_max = eta < 2: every optimizer has a steady state
+SIZES = {  # averaging window in oracle calls, replicates
+    "quick": (20_000, 16),
+    "default": (100_000, 64),
+    "full": (400_000, 256),
+}
+SOURCE = "Zhang et al. (2019), Proposition 1 (n = 1); mla_numeric.symbolic.nqm for any n"
+STATEMENT = ("steady-state E f(phi) = sum_i h_i V_i / 2 with V = S_n (h s)^2 / (1 - M_n^2) "
+             "(closed form; Proposition 1 at n = 1)")
+
+
+def _check_steps(eta_h, name: str) -> np.ndarray:
+    """ValueError unless every eta h lies in (0, 2), where SGD (hence every nesting) has a steady state."""
+    eta_h = np.asarray(eta_h, dtype=float)
+    if not np.all((eta_h > 0) & (eta_h < 2)):
+        raise ValueError(f"{name} must lie in (0, 2), where the NQM has a steady state; "
+                         f"got values in [{eta_h.min():g}, {eta_h.max():g}]")
+    return eta_h
+
+
+def _evaluate(formula: Formula, **values):
+    """``formula`` element-wise over NumPy arrays, its symbols given by name (eta, h, s, beta, k_i, alpha_i)."""
+    symbols = sorted(formula.expr.free_symbols, key=lambda symbol: symbol.name)
+    missing = [symbol.name for symbol in symbols if symbol.name not in values]
+    if missing:
+        raise ValueError(f"{formula.description or 'formula'} needs values for {missing}")
+    return sp.lambdify(symbols, formula.expr, "numpy")(*(values[symbol.name] for symbol in symbols))
+
+
+def _layer_values(layers) -> dict:
+    return {name: value for i, (k, alpha) in enumerate(layers, start=1)
+            for name, value in ((f"k_{i}", k), (f"alpha_{i}", alpha))}
+
+
+def predicted_variance(layers, lr: float, h, s, prediction=None) -> np.ndarray:
+    """Steady-state variance V_i per coordinate.
+
+    ``prediction``: None for the closed form ``steady_state_variance(layers)``; a ``Formula`` in
+    eta, h, s (and k_i, alpha_i); or a callable ``(layers, lr, h, s) -> V``.
+    """
+    h, s = np.asarray(h, dtype=float), np.asarray(s, dtype=float)
+    if callable(prediction):
+        value = prediction(MLA(layers, lr).layers, lr, h, s)
+    else:
+        formula = steady_state_variance(layers) if prediction is None else prediction
+        value = _evaluate(formula, eta=lr, h=h, s=s, **_layer_values(layers))
+    return np.broadcast_to(np.asarray(value, dtype=float), h.shape).copy()
+
+
+def _fixed_point(layers, lr: float, h, s):
+    """(M, V): the mean's contraction per iteration and the covariance recurrence's fixed point."""
+    M, B = cycle_maps(np.asarray(h, dtype=float), MLA(layers, lr))
+    return M, (B ** 2).sum(axis=0) * (np.asarray(h) * np.asarray(s)) ** 2 / (1 - M ** 2)
+
+
+def exact_variance(layers, lr: float, h, s) -> np.ndarray:
+    """V = sum_j B_j^2 (h s)^2 / (1 - M^2), the fixed point of C' = M C M + sum_j B_j^2 (h s)^2."""
+    return _fixed_point(layers, lr, h, s)[1]
+
+
+@dataclass
+class NQMMeasurement:
+    """Monte Carlo steady-state loss of one nesting, with the exact reference."""
+
+    name: str
+    layers: tuple
+    lr: float
+    h: np.ndarray
+    s: np.ndarray
+    burn_in: int             # top-level iterations discarded
+    window: int              # top-level iterations averaged
+    averages: np.ndarray     # (R,): per replicate, mean of f(phi_t) over the window
+    final_sq: np.ndarray     # (R, d): phi_T^2, unbiased samples of V_i (mean 0)
+    exact: np.ndarray        # (d,): fixed point of the covariance recurrence
+
+    @property
+    def mean(self) -> float:
+        return float(self.averages.mean())
+
+    @property
+    def stderr(self) -> float:
+        return float(self.averages.std(ddof=1) / math.sqrt(len(self.averages)))
+
+    @property
+    def exact_loss(self) -> float:
+        return float(self.h @ self.exact / 2)
+
+    def interval(self, failure_probability: float) -> tuple:
+        """Student-t interval over the replicates, two-sided, missing the truth with that probability."""
+        quantile = stats.t.ppf(1 - failure_probability / 2, len(self.averages) - 1)
+        return self.mean - quantile * self.stderr, self.mean + quantile * self.stderr
+
+    def setting(self) -> dict:
+        optimizer = MLA(self.layers, self.lr)
+        return {"objective": "nqm", "oracle": "gaussian", "layers": format_layers(self.layers),
+                "nesting": self.name, "dim": len(self.h), "spectrum": "h_i = s_i^2 = 1/i",
+                "lr": self.lr, "K": optimizer.K, "P": optimizer.P, "replicates": len(self.averages),
+                "burn_in_iterations": self.burn_in, "window_iterations": self.window,
+                "window_oracle_calls": self.window * optimizer.K, "x0": "0"}
+
+
+def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = SIZES["default"][0],
+                replicates: int = SIZES["default"][1], seed: int = 0,
+                progress: bool | None = None) -> NQMMeasurement:
+    """Run R replicates from x0 = 0: a burn-in with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls
+    whose f(phi_t) are averaged per replicate."""
+    optimizer = MLA(layers, lr)
+    calls = check_positive("calls", calls, integer=True)
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
+        raise ValueError(f"replicates must be an integer >= 2 (the interval needs a sample variance), "
+                         f"got {replicates!r}")
+    objective = noisy_quadratic(dim)
+    oracle = nqm_noise(objective)
+    h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
+    _check_steps(lr * h, "lr * h_i (eta h)")
+    M, exact = _fixed_point(optimizer.layers, lr, h, s)
+    burn_in = max(1, math.ceil(math.log(TRANSIENT) / (2 * math.log(np.max(np.abs(M))))))
+    window = max(1, calls // optimizer.K)
+    averages, finals = [], []
+    for start in range(0, replicates, CHUNK):
+        run = simulate(objective, optimizer, burn_in + window, range(start, min(start + CHUNK, replicates)),
+                       oracle, np.zeros(dim), seed=seed, progress=progress)
+        averages.append(run.loss_records[:, burn_in + 1:].mean(axis=1))
+        finals.append(run.final)
+    return NQMMeasurement(name, optimizer.layers, lr, h, s, burn_in, window, np.concatenate(averages),
+                          np.concatenate(finals) ** 2, exact)
+
+
+def check_nqm(measurement: NQMMeasurement, prediction=None,
+              failure_probability: float = FAILURE_PROBABILITY / len(NESTINGS)) -> CheckResult:
+    """C6: the predicted steady-state loss sum_i h_i V_i / 2 against Monte Carlo and the exact recurrence.
+
+    ``prediction`` as in ``predicted_variance`` (None: the closed form); ``failure_probability``
+    is the chance that the interval misses the true loss.
+    """
+    if not 0 < failure_probability < 1:
+        raise ValueError(f"failure_probability must lie in (0, 1), got {failure_probability!r}")
+    m = measurement
+    variance = predicted_variance(m.layers, m.lr, m.h, m.s, prediction)
+    predicted = float(m.h @ variance / 2)
+    low, high = m.interval(failure_probability)
+    deviation = float(np.max(np.abs(variance - m.exact) / m.exact))
+    verdict = "holds" if low <= predicted <= high and deviation <= EXACT_RTOL else "fails"
+    setting = {**m.setting(), "prediction": "closed form" if prediction is None else "alternative",
+               "failure_probability": failure_probability, "exact_loss": m.exact_loss,
+               "max_relative_deviation_from_recurrence": deviation, "exact_rtol": EXACT_RTOL,
+               "stderr": m.stderr}
+    return CheckResult(claim="C6", statement=STATEMENT, source=SOURCE, setting=setting,
+                       predicted=predicted, kind="tight", measured=m.mean,
+                       interval=(float(low), float(high)), verdict=verdict)
+
+
+@dataclass
+class LossCurve:
+    """Exact E f(phi_t) of one nesting from the moment recurrences, against oracle calls t K."""
+
+    name: str
+    layers: tuple
+    calls: np.ndarray         # (T+1,)
+    matched: np.ndarray       # (T+1,): at the matched learning rate
+    floor: float              # closed-form steady-state loss at the matched learning rate
+    best_lr: float            # lowest E f at the budget over LR_GRID
+    best: np.ndarray          # (T+1,): at best_lr
+    final_by_lr: np.ndarray   # (len(LR_GRID),): E f at the budget for each grid learning rate
+
+
+def loss_over_time(budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
+                   start: float = 1.0) -> list:
+    """Exact expected loss for each nesting over ``budget`` oracle calls from x0 = ``start`` (all
+    coordinates), at the matched ``lr`` and at each nesting's best learning rate of ``lrs``."""
+    objective = noisy_quadratic(dim)
+    oracle = nqm_noise(objective)
+    h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
+    lrs = np.asarray(lrs, dtype=float)
+    _check_steps(np.outer(np.append(lrs, lr), h), "lr * h_i (eta h) for lr and every grid lr")
+    x0 = np.full(dim, float(start))
+    curves = []
+    for name, layers in NESTINGS.items():
+        T = budget // MLA(layers).K
+        if T < 1:
+            raise ValueError(f"budget must be at least K = {MLA(layers).K} oracle calls, got {budget}")
+        grid = [quadratic_moments(objective, MLA(layers, eta), T, oracle, x0).loss for eta in lrs]
+        final = np.array([loss[-1] for loss in grid])
+        best = int(np.argmin(final))
+        floor = float(h @ predicted_variance(layers, lr, h, s) / 2)
+        curves.append(LossCurve(name, MLA(layers).layers, np.arange(T + 1) * MLA(layers).K,
+                                quadratic_moments(objective, MLA(layers, lr), T, oracle, x0).loss,
+                                floor, float(lrs[best]), grid[best], final))
+    return curves
+
+
+@dataclass
+class VarianceMap:
+    """V_LA / V_SGD, V_MLA / V_LA and the contraction per oracle call |M_n|^(1/K) on a grid.
+
+    Every array has shape (len(ks), len(alphas), len(eta_h)); Lookahead is (k, alpha) and MLA
+    (k, alpha), (k, alpha), all at the same inner eta.
+    """
+
+    eta_h: np.ndarray
+    ks: np.ndarray
+    alphas: np.ndarray
+    la_over_sgd: np.ndarray
+    mla_over_la: np.ndarray
+    per_call: dict            # nesting name -> |M_n|^(1/K)
+
+
+MAP_ETA_H = np.linspace(0.02, 1.98, 99)
+MAP_KS = (2, 5, 10)
+MAP_ALPHAS = np.arange(1, 21) / 20
+
+
+def variance_map(eta_h=MAP_ETA_H, ks=MAP_KS, alphas=MAP_ALPHAS) -> VarianceMap:
+    """Evaluate variance_ratio(n) (V_n / V_SGD in beta = 1 - eta h) and contraction(n) on the grid."""
+    eta_h = _check_steps(eta_h, "eta_h")
+    ks = np.asarray(ks)
+    alphas = np.asarray(alphas, dtype=float)
+    if not (np.all(ks >= 1) and np.all(ks == np.round(ks))):
+        raise ValueError(f"ks must be integers >= 1, got {ks.tolist()}")
+    if not np.all((alphas > 0) & (alphas <= 1)):
+        raise ValueError(f"alphas must lie in (0, 1], got {alphas.tolist()}")
+    k, alpha, e = np.meshgrid(ks.astype(float), alphas, eta_h, indexing="ij")
+    values = {"beta": 1 - e, "k_1": k, "k_2": k, "alpha_1": alpha, "alpha_2": alpha,
+              "gamma_1": 1 - alpha, "gamma_2": 1 - alpha}
+    ratio = {n: _evaluate(variance_ratio(n), **values) for n in (1, 2)}
+    # M_n = 1 - alpha + alpha M^k evaluated as written loses M^k below 1e-16 at alpha = 1 (0, not
+    # beta^K), which the K-th root magnifies; written in gamma_i = 1 - alpha_i it stays exact there.
+    kept = {alpha: 1 - sp.Symbol(f"gamma_{i}") for i, (_, alpha) in enumerate(layer_symbols(2), start=1)}
+    per_call = {name: np.abs(_evaluate(Formula(contraction(len(layers)).expr.subs(kept)), **values))
+                ** (1 / k ** len(layers)) for name, layers in NESTINGS.items()}
+    return VarianceMap(eta_h, ks, alphas, ratio[1], ratio[2] / ratio[1], per_call)
+
+
+# ---- the default run: `mla-check nqm` and simulations/noisy_quadratic.py ------------------------
+
+def run_nqm_checks(out, size: str = "default", seed: int = 0, progress: bool | None = None) -> list:
+    """C6 for SGD, Lookahead and two-layer MLA, plus the loss-over-time comparison and the
+    variance-reduction map. Writes figures (PNG), CSV and JSON into ``out``."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    from ..plotting.nqm import loss_over_time_figure, steady_state_figure, variance_map_figure
+
+    calls, replicates = SIZES[size]
+    out = Path(out)
+    measurements = [measure_nqm(name, layers, calls=calls, replicates=replicates, seed=seed,
+                                progress=progress) for name, layers in NESTINGS.items()]
+    checks = [check_nqm(m) for m in measurements]
+
+    closed_forms = [predicted_variance(m.layers, m.lr, m.h, m.s) for m in measurements]
+    figures = [steady_state_figure(measurements, closed_forms, out / "nqm_steady_state.png")]
+    rows = []
+    for m, closed in zip(measurements, closed_forms):
+        stderr = m.final_sq.std(axis=0, ddof=1) / math.sqrt(len(m.final_sq))
+        rows += [[m.name, format_layers(m.layers), i + 1, m.h[i], m.s[i], closed[i], m.exact[i],
+                  m.final_sq[:, i].mean(), stderr[i]] for i in range(len(m.h))]
+    data = [write_csv(out / "nqm_steady_state.csv", ["nesting", "layers", "i", "h", "s", "V_closed_form",
+                                                      "V_recurrence", "V_monte_carlo", "V_monte_carlo_stderr"],
+                      rows)]
+
+    curves = loss_over_time()
+    figures.append(loss_over_time_figure(curves, LR, BUDGET, f"Noisy quadratic model, h_i = s_i^2 = 1/i, "
+                                         f"d = {DIM}, x0 = 1", out / "nqm_loss_over_time.png"))
+    data.append(write_csv(out / "nqm_loss_over_time.csv",
+                          ["nesting", "layers", "framing", "lr", "oracle_calls", "expected_loss"],
+                          [[c.name, format_layers(c.layers), framing, lr, int(n), value]
+                           for c in curves for framing, lr, values in (("matched", LR, c.matched),
+                                                                        ("best", c.best_lr, c.best))
+                           for n, value in zip(c.calls, values)]))
+    data.append(write_csv(out / "nqm_lr_grid.csv", ["nesting", "layers", "lr", "expected_loss_at_budget"],
+                          [[c.name, format_layers(c.layers), lr, value]
+                           for c in curves for lr, value in zip(LR_GRID, c.final_by_lr)]))
+
+    vmap = variance_map()
+    figures.append(variance_map_figure(vmap, out / "nqm_variance_map.png"))
+    columns = [axis.ravel() for axis in np.meshgrid(vmap.ks, vmap.alphas, vmap.eta_h, indexing="ij")]
+    columns += [vmap.la_over_sgd.ravel(), vmap.mla_over_la.ravel()] + [vmap.per_call[n].ravel() for n in NESTINGS]
+    data.append(write_csv(out / "nqm_variance_map.csv",
+                          ["k", "alpha", "eta_h", "V_LA_over_V_SGD", "V_MLA_over_V_LA"]
+                          + [f"per_call_{name}" for name in NESTINGS], zip(*columns)))
+
+    data.append(out / "nqm.json")
+    for check in checks:
+        check.figures, check.data = [str(path) for path in figures], [str(path) for path in data]
+    summary = {"checks": [check.to_dict(out) for check in checks],
+               "loss_over_time": {"budget_oracle_calls": BUDGET, "matched_lr": LR, "x0": 1.0,
+                                  "best_lr": {c.name: c.best_lr for c in curves},
+                                  "loss_at_budget_matched": {c.name: float(c.matched[-1]) for c in curves},
+                                  "loss_at_budget_best": {c.name: float(c.best[-1]) for c in curves},
+                                  "steady_state_matched": {c.name: c.floor for c in curves}}}
+    write_json(out / "nqm.json", summary)
+    return checks
