@@ -10,13 +10,15 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, objectives
+from . import __version__, objectives, report
 from .checks.amplification import run_amplification_checks
 from .checks.modified_loss import run_modified_loss_checks
+from .checks.nqm import run_nqm_checks
 from .checks.rate import run_rate_checks
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
 from .spec import MLA, check_positive, parse_layers
+from .checks.result import verdict_row
 from .symbolic.summary import derivation, nqm_variance
 
 
@@ -31,9 +33,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mla-check", description="Check the theory of nested (multilayer) Lookahead "
-                     "numerically. Without a subcommand: 'mla-check simulate' with its defaults "
-                     "(two-layer MLA on robust regression).")
+                     "numerically. Without a subcommand: run every claim check (C1-C6), print the verdict "
+                     "table and write the report folder (report.md, summary.json, figures, data). Exit "
+                     "status 0 when every check ran, 1 when one could not run, 2 for bad arguments.")
     parser.add_argument("--version", action="version", version=f"mla-check {__version__}")
+    _add_check_options(parser, "mla-report", "publication-size sweeps, with progress bars")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="run every check even if a cached result of the same configuration exists")
+    parser.add_argument("--cache-dir", default=None, metavar="DIR",
+                        help=f"where results are cached (default {report.default_cache_dir()})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sim = commands.add_parser("simulate", help="simulate SGD, Lookahead or n-layer MLA on an objective",
                               description="Simulate an optimizer over many replicates and print the "
@@ -104,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "framings (same eta, same eta P, same eta and oracle calls), as heatmaps over k and "
                     "alpha and a table, confirmed by the measured drift along a valley of minima.")
     _add_check_options(amplification, "mla-report/amplification", "more etas and 20000 replicates")
+
+    nqm_check = commands.add_parser(
+        "nqm", help="claim C6: the noisy quadratic model's steady state, loss over time, variance map",
+        description="Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et "
+                    "al.'s noisy quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment "
+                    "recurrences and Monte Carlo; plot the exact expected loss against oracle calls and "
+                    "map the variance reduction and its cost in convergence speed.")
+    _add_check_options(nqm_check, "mla-report/nqm", "a 400000-call window and 256 replicates")
     return parser
 
 
@@ -194,34 +210,46 @@ def run_amplification(args) -> list:
     return run_amplification_checks(args.out, args.size or "default", seed=args.seed)
 
 
-SETTING_KEYS = ("objective", "oracle", "layers", "cycles_per_epoch", "pair", "coefficient", "framing")
-
-
-def setting_text(setting: dict) -> str:
-    """The setting of a check in a few words: objective, oracle, layers, N, pair, coefficient, framing."""
-    words = [f"N={value}" if key == "cycles_per_epoch" else str(value)
-             for key, value in ((key, setting.get(key)) for key in SETTING_KEYS) if value not in (None, "")]
-    return " ".join(words)
-
-
-def _number(value) -> str:
-    return "-" if value is None or value != value else f"{value:.4g}"
+def run_nqm(args) -> list:
+    return run_nqm_checks(args.out, args.size or "default", seed=args.seed)
 
 
 def print_checks(results) -> None:
-    """The verdict table: one row per check."""
-    width = max(len(setting_text(check.setting)) for check in results)
-    print(f"{'claim':5} {'setting':{width}} {'predicted':>10} {'measured':>10} {'interval':>22}  verdict")
-    for check in results:
-        low, high = check.interval
-        interval = "-" if low != low else f"[{_number(low)}, {_number(high)}]"
-        print(f"{check.claim:5} {setting_text(check.setting):{width}} {_number(check.predicted):>10} "
-              f"{_number(check.measured):>10} {interval:>22}  {check.verdict}")
-    folders = sorted({str(Path(path).parent) for check in results for path in check.figures})
+    """The verdict table of one check group, and the folder of its figures and data."""
+    checks = [check.to_dict() for check in results]
+    print_table(checks)
+    folders = sorted({str(Path(path).parent) for check in checks for path in check["figures"]})
     print(f"figures and data: {', '.join(folders)}")
 
 
-COMMANDS = {  # name: (run, print a summary, JSON form)
+def print_table(checks: list, columns=("claim", "setting", "predicted", "measured", "interval", "verdict")) -> None:
+    """One row per check (dictionaries), columns aligned."""
+    rows = [verdict_row(check) for check in checks]
+    widths = {column: max([len(column)] + [len(row[column]) for row in rows]) for column in columns}
+    for row in [dict(zip(columns, columns))] + rows:
+        print("  ".join(f"{row[column]:{widths[column]}}" for column in columns).rstrip())
+
+
+def run_report(args) -> dict:
+    return report.run_all(args.out, args.size or "default", seed=args.seed, cache_dir=args.cache_dir,
+                          use_cache=not args.no_cache)
+
+
+def print_report(summary: dict) -> None:
+    """The verdict table of every check, a tally per claim, and where the report is."""
+    print_table(summary["checks"], ("claim", "source", "setting", "predicted", "measured", "interval", "verdict",
+                                    "figure"))
+    print()
+    for claim, counts in report.tally(summary["checks"]).items():
+        print(f"{claim}: " + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
+    for group, error in summary["failures"].items():
+        print(f"mla-check: error: the {group} check could not run: {error}", file=sys.stderr)
+    cached = f" (cached: {', '.join(summary['cached'])})" if summary["cached"] else ""
+    print(f"report: {summary['configuration']['out']}/report.md, summary.json{cached}")
+
+
+COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check and the report
+    None: (run_report, print_report, lambda summary: summary),
     "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
     "derive": (run_derive, print_derivation, lambda result: result),
     "nqm-variance": (run_nqm_variance,
@@ -231,15 +259,13 @@ COMMANDS = {  # name: (run, print a summary, JSON form)
     "rate": (run_rate, print_checks, lambda results: [check.to_dict() for check in results]),
     "modified-loss": (run_modified_loss, print_checks, lambda results: [check.to_dict() for check in results]),
     "amplification": (run_amplification, print_checks, lambda results: [check.to_dict() for check in results]),
+    "nqm": (run_nqm, print_checks, lambda results: [check.to_dict() for check in results]),
 }
 
 
 def main(argv=None) -> int:
     try:
-        argv = sys.argv[1:] if argv is None else list(argv)
-        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
-            argv = ["simulate", *argv]  # no subcommand: simulate, with any options given
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         run, summarise, as_json = COMMANDS[args.command]
         result = run(args)
     except (UsageError, ValueError) as error:
@@ -256,7 +282,7 @@ def main(argv=None) -> int:
         print()
     else:
         summarise(result)
-    return 0
+    return 1 if args.command is None and result["failures"] else 0
 
 
 if __name__ == "__main__":

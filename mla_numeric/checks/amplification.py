@@ -233,10 +233,12 @@ def run_amplification_checks(out, size: str = "default", seed: int = 0, progress
                             [[s.name, format_layers(s.layers), lr, y, e] for s in sweeps.values()
                              for lr, y, e in zip(s.lrs, s.rates, s.stderr)])
     results = drift + list(ratios.values()) + claims
-    for check in results:
+    for check in results:  # a claim row points to its framing's map first, a drift row to the drift
         framing = check.setting.get("framing")
+        maps_first = "coefficient" in check.setting
         check.figures = [str(figure)] + ([str(map_figures[framing])] if framing in map_figures else [])
+        check.figures = check.figures[::-1] if maps_first else check.figures
         check.data = [str(drift_table), str(map_table), str(out / "amplification_table.json"),
                       str(out / "amplification.json")]
-    write_json(out / "amplification.json", [check.to_dict() for check in results])
+    write_json(out / "amplification.json", [check.to_dict(out) for check in results])
     return results

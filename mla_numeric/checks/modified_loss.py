@@ -143,5 +143,5 @@ def run_modified_loss_checks(out, size: str = "default", seed: int = 0) -> list:
         for check in results:
             if check.claim == claim:
                 check.figures, check.data = [str(figure)], [str(table), str(out / "modified_loss.json")]
-    write_json(out / "modified_loss.json", [check.to_dict() for check in results])
+    write_json(out / "modified_loss.json", [check.to_dict(out) for check in results])
     return results

@@ -242,6 +242,6 @@ def run_rate_checks(out, objective_names=None, layers=PAPER_LAYERS, size: str = 
                         check.setting["exact_A"] = sweep.exact.tolist()
                         check.setting["exact_agrees"] = sweep.exact_agrees()
                     checks.append(check)
-            write_json(out / f"{stem}.json", [check.to_dict() for check in checks])
+            write_json(out / f"{stem}.json", [check.to_dict(out) for check in checks])
             results += checks
     return results

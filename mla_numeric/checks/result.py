@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass, field
 
-__all__ = ["CheckResult", "VERDICTS", "KINDS"]
+__all__ = ["CheckResult", "VERDICTS", "KINDS", "setting_text", "verdict_row"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
 KINDS = ("tight", "upper_bound", "lower_bound")
@@ -37,13 +39,43 @@ class CheckResult:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self, relative_to=None) -> dict:
+        """JSON-ready; figure and data paths relative to the folder ``relative_to`` if given."""
+        def path(p):
+            return str(p) if relative_to is None else os.path.relpath(p, relative_to)
+
         return {"claim": self.claim, "statement": self.statement, "source": self.source,
                 "setting": self.setting, "predicted": _finite(self.predicted), "kind": self.kind,
                 "measured": _finite(self.measured), "interval": [_finite(v) for v in self.interval],
-                "verdict": self.verdict, "figures": [str(p) for p in self.figures],
-                "data": [str(p) for p in self.data]}
+                "verdict": self.verdict, "figures": [path(p) for p in self.figures],
+                "data": [path(p) for p in self.data]}
 
 
 def _finite(value):
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+SETTING_KEYS = ("objective", "oracle", "layers", "cycles_per_epoch", "pair", "coefficient", "framing")
+
+
+def setting_text(setting: dict) -> str:
+    """The setting of a check in a few words: objective, oracle, layers, N, pair, coefficient, framing."""
+    words = [f"N={value}" if key == "cycles_per_epoch" else str(value)
+             for key, value in ((key, setting.get(key)) for key in SETTING_KEYS) if value not in (None, "")]
+    return " ".join(words)
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def verdict_row(check: dict) -> dict:
+    """The table cells of one check (its ``to_dict()`` form) as short strings; the source is cut
+    after its first parenthesis, e.g. "Smith et al. (2021)"."""
+    low, high = check["interval"]
+    cited = re.match(r"[^()]*\([^)]*\)", check["source"])
+    return {"claim": check["claim"], "source": cited.group(0) if cited else check["source"],
+            "setting": setting_text(check["setting"]),
+            "predicted": _cell(check["predicted"]), "measured": _cell(check["measured"]),
+            "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": check["verdict"],
+            "figure": check["figures"][0] if check["figures"] else "-"}

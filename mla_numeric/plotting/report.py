@@ -1,0 +1,30 @@
+"""The report's overview figure: the verdicts per claim."""
+import matplotlib.pyplot as plt
+
+from ..files import save_figure
+
+__all__ = ["verdict_figure"]
+
+COLORS = {"holds": "#2a9d4b", "fails": "#c8323c", "inconclusive": "#9a9a9a"}
+
+
+def verdict_figure(counts: dict, path, titles: dict):
+    """One horizontal bar per claim, split into holds / fails / inconclusive counts.
+
+    ``counts`` is ``{claim: {verdict: count}}``; ``titles`` names each claim on its bar.
+    """
+    claims = list(counts)[::-1]
+    figure, axes = plt.subplots(figsize=(7.5, 0.5 + 0.55 * len(claims)))
+    left = [0] * len(claims)
+    for verdict, color in COLORS.items():
+        widths = [counts[claim].get(verdict, 0) for claim in claims]
+        bars = axes.barh(claims, widths, left=left, color=color, label=verdict)
+        axes.bar_label(bars, labels=[str(w) if w else "" for w in widths], label_type="center", color="white",
+                       fontsize=8)
+        left = [a + b for a, b in zip(left, widths)]
+    axes.set_yticks(range(len(claims)), [f"{claim}: {titles.get(claim, '')}" for claim in claims], fontsize=8)
+    axes.set(xlabel="checks (one per setting, framing or optimizer)", title="mla-check: verdicts per claim")
+    axes.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3 - 0.3 / len(claims)))
+    save_figure(figure, path)
+    plt.close(figure)
+    return path

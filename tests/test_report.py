@@ -1,0 +1,105 @@
+"""The main job: `mla-check` runs every claim check, writes the report atomically, caches results."""
+import json
+
+import jsonschema
+import pytest
+
+from mla_numeric import report
+from mla_numeric.cli import main
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """One quick run of the whole job through the CLI, as the README's first command runs it."""
+    root = tmp_path_factory.mktemp("report")
+    out, cache = root / "mla-report", root / "cache"
+    assert main(["--quick", "--out", str(out), "--cache-dir", str(cache)]) == 0
+    return out, cache
+
+
+def schema():
+    return json.loads(report.SCHEMA_PATH.read_text())
+
+
+def test_summary_validates_and_covers_every_claim(quick_report):
+    out, _ = quick_report
+    summary = json.loads((out / "summary.json").read_text())
+    jsonschema.validate(summary, schema())
+    assert {check["claim"] for check in summary["checks"]} == {f"C{i}" for i in range(1, 7)}
+    assert summary["failures"] == {} and set(summary["timings_seconds"]) == set(report.GROUPS)
+    for check in summary["checks"]:
+        for path in check["figures"] + check["data"]:
+            assert (out / path).is_file(), path
+
+
+def test_the_schema_rejects_a_malformed_summary(quick_report):
+    out, _ = quick_report
+    summary = json.loads((out / "summary.json").read_text())
+    summary["checks"][0]["verdict"] = "probably"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(summary, schema())
+
+
+def test_report_markdown_has_the_table_and_every_claim(quick_report):
+    out, _ = quick_report
+    text = (out / "report.md").read_text()
+    assert "| claim | holds | fails | inconclusive |" in text
+    for claim in report.CLAIMS:
+        assert f"## {claim}:" in text
+    for link in (line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")):
+        assert (out / link).is_file(), link
+
+
+def test_a_second_run_reuses_the_cache_and_no_cache_runs_again(quick_report, tmp_path, capsys):
+    out, cache = quick_report
+    again = tmp_path / "again"
+    assert main(["--quick", "--out", str(again), "--cache-dir", str(cache), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["cached"] == list(report.GROUPS)
+    first = json.loads((out / "summary.json").read_text())["checks"]
+    assert summary["checks"] == first
+    assert report.cache_key("rate", "quick", 0) != report.cache_key("rate", "quick", 1)
+    assert report.cache_key("rate", "quick", 0) != report.cache_key("rate", "default", 0)
+
+
+def test_an_interrupted_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
+    out = tmp_path / "mla-report"
+    out.mkdir()
+    (out / "report.md").write_text("the previous report\n")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(report.GROUPS, "rate", (("C1", "C2"), interrupted, 1.0))
+    assert main(["--quick", "--out", str(out), "--no-cache"]) == 130
+    assert (out / "report.md").read_text() == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mla-report"]  # no half-built folder left
+
+
+def test_a_check_that_cannot_run_exits_1_and_is_reported(tmp_path, monkeypatch, capsys):
+    def broken(*args):
+        raise RuntimeError("simulator exploded")
+
+    for group in report.GROUPS:
+        monkeypatch.setitem(report.GROUPS, group, (report.GROUPS[group][0], broken, 1.0))
+    out = tmp_path / "mla-report"
+    assert main(["--quick", "--out", str(out), "--no-cache"]) == 1
+    assert "simulator exploded" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    jsonschema.validate(summary, schema())
+    assert set(summary["failures"]) == set(report.GROUPS) and "Could not run" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [(["--quick", "--full"], "not allowed with"),
+                                           (["--seed", "x"], "invalid int value")])
+def test_bad_arguments_exit_2(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("simulate", "derive", "rate", "modified-loss", "amplification", "nqm"):
+        assert command in text
