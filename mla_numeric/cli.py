@@ -11,9 +11,6 @@ import warnings
 from pathlib import Path
 
 from . import __version__, objectives, report
-from .checks.amplification import run_amplification_checks
-from .checks.modified_loss import run_modified_loss_checks
-from .checks.nqm import run_nqm_checks
 from .checks.rate import run_rate_checks
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
@@ -97,21 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: all four)")
     rate.add_argument("--layers", default="5:0.5,5:0.5", metavar="SPEC",
                       help="the nesting to check, innermost first (default %(default)s)")
-    _add_check_options(rate, "mla-report/rate", "three decades of T and 64 replicates")
+    _add_check_options(rate, "mla-check-output/rate", "three decades of T and 64 replicates")
 
     modified = commands.add_parser(
         "modified-loss", help="claims C3 and C4: the derived modified losses are accurate to O(eta^3)",
         description="Fit the log-log slope of the error of one full-batch cycle (C3) and of the mean "
                     "reshuffled epoch (C4, exact over all m! orders) against the modified flow (slope 3 "
                     "expected) and the plain flow (slope 2), for SGD, Lookahead and 2- and 3-layer MLA.")
-    _add_check_options(modified, "mla-report/modified-loss", "more etas and a Monte Carlo epoch with m = 16")
+    _add_check_options(modified, "mla-check-output/modified-loss", "more etas and a Monte Carlo epoch with m = 16")
 
     amplification = commands.add_parser(
         "amplification", help="claim C5: where nesting amplifies the implicit regularization, by framing",
         description="Ratios of the derived coefficients c_g and c_v (deeper over shallower) under three "
                     "framings (same eta, same eta P, same eta and oracle calls), as heatmaps over k and "
                     "alpha and a table, confirmed by the measured drift along a valley of minima.")
-    _add_check_options(amplification, "mla-report/amplification", "more etas and 20000 replicates")
+    _add_check_options(amplification, "mla-check-output/amplification", "more etas and 20000 replicates")
 
     nqm_check = commands.add_parser(
         "nqm", help="claim C6: the noisy quadratic model's steady state, loss over time, variance map",
@@ -119,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "al.'s noisy quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment "
                     "recurrences and Monte Carlo; plot the exact expected loss against oracle calls and "
                     "map the variance reduction and its cost in convergence speed.")
-    _add_check_options(nqm_check, "mla-report/nqm", "a 400000-call window and 256 replicates")
+    _add_check_options(nqm_check, "mla-check-output/nqm", "a 400000-call window and 256 replicates")
     return parser
 
 
@@ -202,16 +199,9 @@ def run_rate(args) -> list:
                            seed=args.seed)
 
 
-def run_modified_loss(args) -> list:
-    return run_modified_loss_checks(args.out, args.size or "default", seed=args.seed)
-
-
-def run_amplification(args) -> list:
-    return run_amplification_checks(args.out, args.size or "default", seed=args.seed)
-
-
-def run_nqm(args) -> list:
-    return run_nqm_checks(args.out, args.size or "default", seed=args.seed)
+def run_group(args) -> list:
+    """One check group of the report (modified-loss, amplification, nqm) alone, into --out."""
+    return report.GROUPS[args.command][1](args.out, args.size or "default", args.seed, None)
 
 
 def print_checks(results) -> None:
@@ -257,9 +247,9 @@ COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check
                                      f"ratio {r['ratio']:.6g}"),
                      lambda result: result),
     "rate": (run_rate, print_checks, lambda results: [check.to_dict() for check in results]),
-    "modified-loss": (run_modified_loss, print_checks, lambda results: [check.to_dict() for check in results]),
-    "amplification": (run_amplification, print_checks, lambda results: [check.to_dict() for check in results]),
-    "nqm": (run_nqm, print_checks, lambda results: [check.to_dict() for check in results]),
+    "modified-loss": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
+    "amplification": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
+    "nqm": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
 }
 
 
@@ -272,8 +262,12 @@ def main(argv=None) -> int:
         print(f"mla-check: error: {error}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("mla-check: error: not enough memory for this run; lower --T or --seeds", file=sys.stderr)
+        print("mla-check: error: not enough memory for this run; lower --T or --seeds, or use --quick",
+              file=sys.stderr)
         return 2
+    except OSError as error:  # an unwritable --out or cache
+        print(f"mla-check: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("mla-check: interrupted", file=sys.stderr)
         return 130

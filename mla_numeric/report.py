@@ -19,13 +19,14 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__
 from .checks.result import verdict_row
 from .files import write_json, write_text
 
-__all__ = ["GROUPS", "CLAIMS", "SIZES", "run_all", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally",
+__all__ = ["GROUPS", "CLAIMS", "SIZES", "run_all", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally", "group_configuration",
            "report_markdown", "claim_table"]
 
 SIZES = ("quick", "default", "full")
@@ -85,6 +86,26 @@ GROUPS = {  # group (a subfolder, a subcommand): (claims, run, relative cost at 
 }
 
 
+def group_configuration(group: str, size: str) -> dict:
+    """The parameters a group runs with at ``size`` (sweeps, replicates, nestings), JSON-ready."""
+    from .checks import amplification, modified_loss, nqm, rate
+
+    if group == "rate":
+        Ts, replicates = rate.SIZES[size]
+        return {"T_for_the_nesting": Ts.tolist(), "replicates": replicates, "layers": rate.PAPER_LAYERS,
+                "objectives": [objective.params | {"name": objective.name} for objective in rate.default_objectives()]}
+    if group == "modified-loss":
+        return {"settings": modified_loss.SETTINGS[size], "etas_per_fit": modified_loss.SIZES[size],
+                "layers": modified_loss.LAYERS}
+    if group == "amplification":
+        lrs, replicates = amplification.SIZES[size]
+        return {"lrs": lrs.tolist(), "replicates": replicates, "m": amplification.VALLEY_M,
+                "layer": amplification.PAPER_LAYER, "map_cycles": amplification.MAP_CYCLES}
+    window, replicates = nqm.SIZES[size]
+    return {"window_calls": window, "replicates": replicates, "dim": nqm.DIM, "lr": nqm.LR,
+            "nestings": nqm.NESTINGS}
+
+
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/mla-numeric, or ~/.cache/mla-numeric."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mla-numeric"
@@ -101,7 +122,8 @@ def _source_digest() -> str:
 def cache_key(group: str, size: str, seed: int) -> str:
     """Hash of the configuration, the package version and its source files."""
     configuration = json.dumps({"group": group, "size": size, "seed": seed, "version": __version__,
-                                "source": _source_digest()}, sort_keys=True)
+                                "parameters": group_configuration(group, size), "source": _source_digest()},
+                               sort_keys=True)
     return hashlib.sha256(configuration.encode()).hexdigest()[:20]
 
 
@@ -113,16 +135,32 @@ def _run_group(group: str, build: Path, size: str, seed: int, cache_dir: Path | 
     if cached is not None and (cached / "results.json").exists():
         shutil.copytree(cached / "files", folder)
         return json.loads((cached / "results.json").read_text()), time.perf_counter() - start, True
-    results = [check.to_dict(build) for check in GROUPS[group][1](folder, size, seed, progress)]
+    try:
+        results = [check.to_dict(build) for check in GROUPS[group][1](folder, size, seed, progress)]
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # no half-written group in the report
+        raise
+    seconds = time.perf_counter() - start
     if cached is not None:
-        staging = Path(tempfile.mkdtemp(dir=_ensure(cache_dir), prefix=".staging-"))
+        _store(cached, folder, results)
+    return results, seconds, False
+
+
+def _store(cached: Path, folder: Path, results: list) -> None:
+    """Publish a group's files and results under ``cached`` by one rename; a cache that cannot be
+    written costs a warning, never the results."""
+    staging = None
+    try:
+        staging = Path(tempfile.mkdtemp(dir=_ensure(cached.parent), prefix=".staging-"))
         shutil.copytree(folder, staging / "files")
         write_json(staging / "results.json", results)
-        try:
-            os.replace(staging, cached)
-        except OSError:  # another run cached it first
+        os.replace(staging, cached)
+    except OSError as error:
+        if not cached.exists():  # else another run cached it first
+            warnings.warn(f"could not write the cache {cached}: {error}", RuntimeWarning, stacklevel=2)
+    finally:
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return results, time.perf_counter() - start, False
 
 
 def _ensure(folder: Path) -> Path:
@@ -142,6 +180,8 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     groups = list(GROUPS) if groups is None else list(groups)
     unknown = [group for group in groups if group not in GROUPS]
     if unknown:
@@ -152,7 +192,8 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     try:
         checks, timings, failures, cached = [], {}, {}, []
         weights = {group: GROUPS[group][2] for group in groups}
-        bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="", disable=not _show(progress, size),
+        shown = progress if progress is not None else (None if size == "full" else False)
+        bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="", disable=None if shown is None else not shown,
                    bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
         with bar:
             for group in groups:
@@ -170,7 +211,9 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
                 bar.update(weights[group])
         summary = {"package": "mla-numeric", "version": __version__, "size": size, "seed": seed,
                    "configuration": {"out": str(out), "groups": groups, "size": size, "seed": seed,
-                                     "cache": str(cache_dir) if cache_dir else None},
+                                     "cache": str(cache_dir) if cache_dir else None,
+                                     "parameters": json.loads(json.dumps(
+                                         {group: group_configuration(group, size) for group in groups}))},
                    "timings_seconds": timings, "cached": cached, "failures": failures,
                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checks": checks}
         if checks:
@@ -185,17 +228,22 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     return summary
 
 
-def _show(progress, size) -> bool:
-    return progress if progress is not None else size == "full"
-
-
 def _swap(build: Path, out: Path) -> None:
-    """Replace ``out`` by ``build`` with renames: the old report stays whole until the last moment."""
+    """Replace ``out`` by ``build`` with renames: the old report stays whole until the last moment,
+    and comes back if the new one cannot take its place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(build, 0o777 & ~umask)  # mkdtemp makes it private
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
-    os.replace(build, out)
+    try:
+        os.replace(build, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

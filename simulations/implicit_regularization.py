@@ -4,7 +4,7 @@
 
 Runs the order-of-accuracy checks of the modified losses (C3 full batch, C4 reshuffled), then the
 amplification maps, table and valley-drift checks (C5); prints both verdict tables and writes
-figures (PNG) and data (CSV, JSON) into DIR/modified-loss and DIR/amplification.
+figures (PNG) and data (CSV, JSON) into DIR/modified-loss and DIR/amplification (default mla-check-output).
 """
 import argparse
 from pathlib import Path
@@ -17,7 +17,7 @@ from mla_numeric.cli import print_checks
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), default="default")
-    parser.add_argument("--out", default="mla-report")
+    parser.add_argument("--out", default="mla-check-output")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out)

@@ -18,7 +18,7 @@ def main():
     size.add_argument("--quick", dest="size", action="store_const", const="quick", help="under 20 s")
     size.add_argument("--full", dest="size", action="store_const", const="full", help="4x longer, 4x more replicates")
     parser.set_defaults(size="default")
-    parser.add_argument("--out", default="mla-report/nqm")
+    parser.add_argument("--out", default="mla-check-output/nqm")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print_checks(run_nqm_checks(args.out, args.size, args.seed))

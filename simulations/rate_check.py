@@ -17,7 +17,7 @@ def main():
     parser.add_argument("--objective", action="append", help="repeat for several (default: all)")
     parser.add_argument("--layers", default="5:0.5,5:0.5")
     parser.add_argument("--size", choices=list(SIZES), default="default")
-    parser.add_argument("--out", default="mla-report/rate")
+    parser.add_argument("--out", default="mla-check-output/rate")
     args = parser.parse_args()
     print_checks(run_rate_checks(args.out, args.objective, parse_layers(args.layers), args.size))
 

@@ -7,14 +7,15 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from mla_numeric.checks.amplification import (PAIRS, amplification_map, check_amplification, coefficients,
-                                              framed_ratio, paper_table, run_amplification_checks)
-from mla_numeric.checks.modified_loss import check_order, order_run, run_modified_loss_checks
-from mla_numeric.checks.valley_drift import check_drift, drift_sweep, z_quantile
+                                              drift_sweeps, framed_ratio, paper_table, run_amplification_checks)
+from mla_numeric.checks.modified_loss import check_order, order_run, order_verdict, run_modified_loss_checks
+from mla_numeric.checks.valley_drift import DriftSweep, check_drift, check_drift_ratio, drift_sweep, z_quantile
 from mla_numeric.cli import main
 from mla_numeric.objectives import robust_regression, valley
-from mla_numeric.modified_flow import default_lrs, order_of_accuracy
+from mla_numeric.modified_flow import OrderResult, default_lrs, order_of_accuracy
 from mla_numeric.symbolic import full_batch_coefficient, reshuffled_coefficients
 
 
@@ -94,7 +95,7 @@ def test_paper_table_states_the_sign_change():
 def test_valley_drift_rows_hold_and_the_claim_depends_on_the_framing(amplification_checks):
     out, checks = amplification_checks
     drift = [c for c in checks if "coefficient" not in c.setting]
-    assert len(drift) == 3 + len(PAIRS) * 3 and all(c.verdict == "holds" for c in drift)
+    assert len(drift) == 3 + len(PAIRS) and all(c.verdict == "holds" for c in drift)
     claims = {(c.setting["pair"], c.setting["coefficient"], c.setting["framing"]): c.verdict
               for c in checks if "coefficient" in c.setting}
     for pair in PAIRS:  # at k = 5, alpha = 0.5: c_g < 0 for the deeper optimizer under every framing
@@ -108,14 +109,56 @@ def test_valley_drift_rows_hold_and_the_claim_depends_on_the_framing(amplificati
 
 
 def test_drift_predicted_from_sgds_coefficient_fails_for_lookahead():
+    # z for a failure probability of 1e-4 when the implementation is correct (normal interval)
+    z = float(stats.norm.ppf(1 - 1e-4 / 2))
     sweep = drift_sweep(valley(2, 0, m=10), "LA", ((5, 0.5),), np.geomspace(0.001, 0.016, 5), 400)
-    assert check_drift(sweep, z_quantile(1)).verdict == "holds"
-    assert check_drift(sweep, z_quantile(1), c_var_over_eta=0.25).verdict == "fails"
+    assert check_drift(sweep, z).verdict == "holds"
+    assert check_drift(sweep, z, c_var_over_eta=0.25).verdict == "fails"
 
 
 def test_amplification_verdict_from_the_derived_coefficients_alone():
     derived_only = check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50)
     assert derived_only.verdict == "holds" and np.isnan(derived_only.measured)
+
+
+def test_amplification_verdict_needs_the_measurement_to_agree():
+    # same-flow scales the same-lr ratio by 1 / alpha = 2: a measured 0.54 +- 0.01 says "amplifies"
+    assert check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50, (0.54, 0.01, 2.0)).verdict == "holds"
+    # a measured ratio that cannot tell (straddles 1 after scaling) or disagrees is inconclusive
+    assert check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50, (0.5, 0.05, 2.0)).verdict == "inconclusive"
+    assert check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50, (0.3, 0.01, 2.0)).verdict == "inconclusive"
+    with pytest.raises(ValueError, match="c_v term only"):
+        check_amplification("LA/SGD", "c_g", "same-flow", 5, 0.5, 50, (0.54, 0.01, 2.0))
+
+
+def test_no_amplification_where_the_optimizers_coincide():
+    # k = 1: Lookahead is SGD at rate alpha eta; same-flow makes them the same algorithm
+    for pair in PAIRS:
+        for coefficient in ("c_g", "c_v"):
+            grid = amplification_map(pair, coefficient, "same-flow", ks=[1], cycles=4)
+            assert np.allclose(grid["ratio"], 1.0) and not grid["amplifies"].any()
+
+
+def test_drift_ratio_check_rejects_a_wrong_prediction(amplification_checks):
+    _, checks = amplification_checks
+    ratio = next(c for c in checks if c.setting.get("pair") == "LA/SGD" and "coefficient" not in c.setting)
+    sweeps = drift_sweeps("quick")
+    assert check_drift_ratio(sweeps["LA"], sweeps["SGD"], ratio.setting["z"], ratio.predicted).verdict == "holds"
+    # the folklore "Lookahead is SGD at rate alpha eta" predicts c_v ratio alpha = 0.5 at the same eta
+    assert check_drift_ratio(sweeps["LA"], sweeps["SGD"], ratio.setting["z"], 0.5).verdict == "fails"
+
+
+def test_a_drift_fit_that_is_not_a_cubic_is_inconclusive():
+    lrs = np.geomspace(0.001, 0.016, 6)
+    sweep = DriftSweep("SGD", (), 50, lrs, -0.9 + np.where(lrs > 0.005, 0.05, 0.0), np.full(6, 1e-4), 100, 2.0, 1.0)
+    assert sweep.fit_p_value < 0.01 and check_drift(sweep, z_quantile(1)).verdict == "inconclusive"
+
+
+def test_an_order_check_swamped_by_monte_carlo_noise_is_inconclusive():
+    lrs = np.geomspace(0.01, 0.08, 4)
+    order = OrderResult(lrs, lrs ** 3, lrs ** 2, lrs ** 3, 3.0, 2.0)  # noise as large as the error
+    assert order_verdict(order)[0] == "inconclusive"
+    assert order_verdict(OrderResult(lrs, lrs ** 3, lrs ** 2, 0 * lrs, 3.0, 2.0))[0] == "holds"
 
 
 def test_drift_sweep_rejects_bad_input():

@@ -35,7 +35,7 @@ from ..objectives import valley
 from ..spec import check_positive, format_layers
 from ..symbolic import ETA, N_CYCLES, reshuffled_coefficients
 from .result import CheckResult
-from .valley_drift import check_drift, check_drift_ratio, drift_sweep, z_quantile
+from .valley_drift import check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
 
 __all__ = ["FRAMINGS", "PAIRS", "COEFFICIENTS", "coefficients", "framed_ratio", "amplifies",
            "amplification_map", "paper_table", "check_amplification", "drift_sweeps",
@@ -94,9 +94,13 @@ def framed_ratio(pair: str, coefficient: str, framing: str, k, alpha, m):
         return c_deep / c_shallow, c_deep, c_shallow
 
 
+AMPLIFICATION_TOLERANCE = 1e-9  # relative: equal coefficients (e.g. k = 1) differ by rounding only
+
+
 def amplifies(c_deep, c_shallow):
-    """The claim at a point: the deeper coefficient is positive and above the shallower one."""
-    return (c_deep > 0) & (c_deep > c_shallow)
+    """The claim at a point: the deeper coefficient is positive and above the shallower one (by more
+    than rounding)."""
+    return (c_deep > 0) & (c_deep > c_shallow + AMPLIFICATION_TOLERANCE * np.abs(c_shallow))
 
 
 def amplification_map(pair: str, coefficient: str, framing: str, ks=range(1, 21),
@@ -135,23 +139,29 @@ def paper_table(configurations=PAPER_CONFIGURATIONS, cycles=(1, 2, 10)) -> list:
 
 
 def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha: float, m: int,
-                        measured: CheckResult | None = None) -> CheckResult:
-    """The claim at (k, alpha, m) under ``framing``: predicted from the derived coefficients and, for
-    c_v, measured by the valley drift ratio (``measured``, a ``check_drift_ratio`` result).
+                        measured: tuple | None = None) -> CheckResult:
+    """The claim at (k, alpha, m) under ``framing``, from the derived coefficients and, for c_v,
+    from ``measured`` = (ratio, stderr, z): the valley drift ratio deep / shallow at the same inner
+    eta (``valley_drift.drift_ratio``) and the interval's quantile.
 
-    Holds when the derived coefficients amplify and the measured ratio's interval (if any) lies
-    above 1; fails when they do not and the interval (if any) lies below 1 (or the deeper
-    coefficient is negative); else inconclusive.
+    The measured ratio is scaled to the framing like the coefficients, (P_deep / P_shallow)^p. It
+    says "amplifies" when it is surely above 1 (c_shallow > 0) or surely negative (c_shallow < 0:
+    then c_deep > 0), and "does not" when surely on the other side. Holds or fails when derivation
+    and measurement agree; inconclusive when the measurement cannot tell or disagrees.
     """
     ratio, deep, shallow = (float(v) for v in framed_ratio(pair, coefficient, framing, k, alpha, m))
     claim = bool(amplifies(deep, shallow))
-    low, high = measured.interval if measured is not None else (math.nan, math.nan)
-    if measured is None:
-        verdict = "holds" if claim else "fails"
-    elif claim and low > 1 or not claim and (high < 1 or deep <= 0):
-        verdict = "holds" if claim else "fails"
-    else:
-        verdict = "inconclusive"
+    low = high = measured_ratio = math.nan
+    verdict = "holds" if claim else "fails"
+    if measured is not None:
+        if coefficient != "c_v":
+            raise ValueError("the valley drift measures the c_v term only; pass measured=None for c_g")
+        powers = [coefficients(name, k, alpha, m)["P"] ** _POWER[framing] for name in PAIRS[pair]]
+        value, stderr, z = measured
+        scale = float(powers[0] / powers[1])
+        measured_ratio, low, high = value * scale, (value - z * stderr) * scale, (value + z * stderr) * scale
+        surely = (low > 1, high < 1) if shallow > 0 else (high < 0, low > 0)
+        verdict = verdict if surely[0 if claim else 1] else "inconclusive"
     deeper, shallower = PAIRS[pair]
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
@@ -163,8 +173,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
                  "m": m, "layers": _pair_layers(pair, k, alpha), "c_deep_over_eta": deep,
                  "c_shallow_over_eta": shallow, "sign_change": bool(deep * shallow < 0),
                  "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)"},
-        predicted=ratio, kind="tight", measured=measured.measured if measured is not None else math.nan,
-        interval=(low, high), verdict=verdict)
+        predicted=ratio, kind="tight", measured=measured_ratio, interval=(low, high), verdict=verdict)
 
 
 def _pair_layers(pair: str, k: int, alpha: float) -> str:
@@ -190,14 +199,16 @@ def drift_sweeps(size: str = "default", seed: int = 0, progress: bool | None = N
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     lrs, replicates = SIZES[size]
     objective = valley(2, 0, m=VALLEY_M)
-    return {name: drift_sweep(objective, name, layers, lrs, replicates, seed=seed, progress=progress)
-            for name, layers in (("SGD", ()), ("LA", (PAPER_LAYER,)), ("MLA", (PAPER_LAYER, PAPER_LAYER)))}
+    nestings = (("SGD", ()), ("LA", (PAPER_LAYER,)), ("MLA", (PAPER_LAYER, PAPER_LAYER)))
+    return {name: drift_sweep(objective, name, layers, lrs, replicates, seed=run_seed(seed, index),
+                              progress=progress)
+            for index, (name, layers) in enumerate(nestings)}
 
 
 def run_amplification_checks(out, size: str = "default", seed: int = 0, progress: bool | None = None) -> list:
     """C5: the amplification maps and table from the derived coefficients, and the valley drift
-    checks (each optimizer's drift, the ratios per framing, the claim per pair, coefficient and
-    framing at k = 5, alpha = 0.5). Writes figures, CSV and JSON into ``out``."""
+    checks (each optimizer's drift, the ratio per pair, the claim per pair, coefficient and framing
+    at k = 5, alpha = 0.5). Writes figures, CSV and JSON into ``out``."""
     from ..plotting.implicit import amplification_figure, drift_figure
 
     out = Path(out)
@@ -218,21 +229,19 @@ def run_amplification_checks(out, size: str = "default", seed: int = 0, progress
 
     sweeps = drift_sweeps(size, seed, progress)
     k, alpha = PAPER_LAYER
-    rows = len(sweeps) + len(PAIRS) * len(FRAMINGS)
-    z = z_quantile(rows)
+    z = z_quantile(len(sweeps) + len(PAIRS))  # the intervals checked together: drifts and ratios
     drift = [check_drift(sweep, z) for sweep in sweeps.values()]
-    ratios = {(pair, framing): check_drift_ratio(sweeps[PAIRS[pair][0]], sweeps[PAIRS[pair][1]], _POWER[framing],
-                                                 framing, z, float(framed_ratio(pair, "c_v", framing, k, alpha,
-                                                                                VALLEY_M)[0]))
-              for pair in PAIRS for framing in FRAMINGS}
+    pairs = {pair: (sweeps[deep], sweeps[shallow]) for pair, (deep, shallow) in PAIRS.items()}
+    ratios = [check_drift_ratio(*pairs[pair], z, float(framed_ratio(pair, "c_v", "same-lr", k, alpha, VALLEY_M)[0]))
+              for pair in PAIRS]
     claims = [check_amplification(pair, coefficient, framing, k, alpha, VALLEY_M,
-                                  ratios[pair, framing] if coefficient == "c_v" else None)
+                                  (*drift_ratio(*pairs[pair]), z) if coefficient == "c_v" else None)
               for pair in PAIRS for coefficient in COEFFICIENTS for framing in FRAMINGS]
     figure = drift_figure(list(sweeps.values()), [check.predicted for check in drift], z, out / "valley_drift.png")
     drift_table = write_csv(out / "valley_drift.csv", ["optimizer", "layers", "lr", "y_mean", "y_stderr"],
                             [[s.name, format_layers(s.layers), lr, y, e] for s in sweeps.values()
                              for lr, y, e in zip(s.lrs, s.rates, s.stderr)])
-    results = drift + list(ratios.values()) + claims
+    results = drift + ratios + claims
     for check in results:  # a claim row points to its framing's map first, a drift row to the drift
         framing = check.setting.get("framing")
         maps_first = "coefficient" in check.setting

@@ -30,7 +30,7 @@ from ..spec import MLA, format_layers
 from ..symbolic import full_batch_coefficient, reshuffled_coefficients
 from .result import CheckResult
 
-__all__ = ["order_run", "slope_interval", "check_order", "run_modified_loss_checks", "SIZES", "SETTINGS"]
+__all__ = ["order_run", "slope_interval", "order_verdict", "check_order", "run_modified_loss_checks", "SIZES", "SETTINGS"]
 
 ORDER_THRESHOLD = 2.5  # midway between the orders 2 (plain flow) and 3 (modified flow)
 SOURCES = {"C3": "Barrett & Dherin (2021) for SGD; THEORY.md C3 (derived lambda) for any nesting",
@@ -61,18 +61,22 @@ def slope_interval(lrs, errors, level: float = 0.95) -> tuple:
     return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
 
 
+def order_verdict(order: OrderResult) -> tuple:
+    """(verdict, (slope, low, high), (plain slope, low, high)) by the rule of the module docstring."""
+    modified = slope_interval(order.lrs, order.error_modified)
+    plain = slope_interval(order.lrs, order.error_plain)
+    resolved = bool(np.all(order.monte_carlo_error < order.error_modified / 10))
+    if resolved and modified[1] > ORDER_THRESHOLD and plain[2] < ORDER_THRESHOLD:
+        return "holds", modified, plain
+    if resolved and modified[2] < ORDER_THRESHOLD:
+        return "fails", modified, plain
+    return "inconclusive", modified, plain
+
+
 def check_order(order: OrderResult, objective: Objective, layers, cycles: int | None = None) -> CheckResult:
     """C3 (``cycles=None``) or C4: the error against the modified flow is O(eta^3), against the
     plain flow O(eta^2) only."""
-    slope, low, high = slope_interval(order.lrs, order.error_modified)
-    plain, plain_low, plain_high = slope_interval(order.lrs, order.error_plain)
-    resolved = bool(np.all(order.monte_carlo_error < order.error_modified / 10))
-    if resolved and low > ORDER_THRESHOLD and plain_high < ORDER_THRESHOLD:
-        verdict = "holds"
-    elif resolved and high < ORDER_THRESHOLD:
-        verdict = "fails"
-    else:
-        verdict = "inconclusive"
+    verdict, (slope, low, high), (plain, plain_low, plain_high) = order_verdict(order)
     optimizer = MLA(layers)
     claim = "C3" if cycles is None else "C4"
     what = "one full-batch cycle" if cycles is None else f"the mean of one reshuffled epoch ({cycles} cycles)"
