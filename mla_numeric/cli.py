@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -184,7 +185,7 @@ def print_derivation(result) -> None:
         print(f"reshuffled ({result['cycles_per_epoch']} cycles an epoch):  c_g / eta = "
               f"{reshuffled['c_grad_over_eta']['expr']},  c_v / eta = {reshuffled['c_var_over_eta']['expr']}")
     print(f"bound:       {result['bound']['expr']}   if {result['bound']['step_condition']}")
-    print(f"NQM:         V / V_SGD = {result['nqm']['variance_ratio_expr']}")
+    print(f"NQM:         V / V_SGD = {result['nqm']['variance_ratio_expr']}   (beta = 1 - eta h)")
 
 
 def run_nqm_variance(args) -> dict:
@@ -271,11 +272,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("mla-check: interrupted", file=sys.stderr)
         return 130
-    if args.json:
-        json.dump(as_json(result), sys.stdout)
-        print()
-    else:
-        summarise(result)
+    try:
+        if args.json:
+            json.dump(as_json(result), sys.stdout)
+            print()
+        else:
+            summarise(result)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader (e.g. head) stopped early: not an error of the run
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if args.command is None and result["failures"] else 0
 
 

@@ -192,9 +192,9 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     try:
         checks, timings, failures, cached = [], {}, {}, []
         weights = {group: GROUPS[group][2] for group in groups}
-        shown = progress if progress is not None else (None if size == "full" else False)
-        bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="", disable=None if shown is None else not shown,
-                   bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+        bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="",  # on a terminal unless told
+                   disable=None if progress is None else not progress,
+                   bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
         with bar:
             for group in groups:
                 bar.set_postfix_str(group)

@@ -180,3 +180,15 @@ def test_nqm_variance_json(capsys):
 def test_theory_commands_reject_bad_input(args, message):
     result = run_cli(*args)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    # `mla-check ... | head -c 10`: the pipe closes before the output ends
+    with tempfile.TemporaryDirectory() as cwd:
+        # about 1 MB of JSON, far beyond a pipe's buffer, so the writer meets the closed pipe
+        process = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "simulate", "--objective", "quadratic",
+                                    "--dim", "2", "--T", "20000", "--seeds", "2", "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+        process.stdout.read(10)
+        process.stdout.close()
+        assert process.wait() == 0 and b"Traceback" not in process.stderr.read()
