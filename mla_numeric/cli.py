@@ -97,28 +97,33 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the nesting to check, innermost first (default %(default)s)")
     _add_check_options(rate, "mla-check-output/rate", "three decades of T and 64 replicates")
 
-    modified = commands.add_parser(
-        "modified-loss", help="claims C3 and C4: the derived modified losses are accurate to O(eta^3)",
-        description="Fit the log-log slope of the error of one full-batch cycle (C3) and of the mean "
-                    "reshuffled epoch (C4, exact over all m! orders) against the modified flow (slope 3 "
-                    "expected) and the plain flow (slope 2), for SGD, Lookahead and 2- and 3-layer MLA.")
-    _add_check_options(modified, "mla-check-output/modified-loss", "more etas and a Monte Carlo epoch with m = 16")
-
-    amplification = commands.add_parser(
-        "amplification", help="claim C5: where nesting amplifies the implicit regularization, by framing",
-        description="Ratios of the derived coefficients c_g and c_v (deeper over shallower) under three "
-                    "framings (same eta, same eta P, same eta and oracle calls), as heatmaps over k and "
-                    "alpha and a table, confirmed by the measured drift along a valley of minima.")
-    _add_check_options(amplification, "mla-check-output/amplification", "more etas and 20000 replicates")
-
-    nqm_check = commands.add_parser(
-        "nqm", help="claim C6: the noisy quadratic model's steady state, loss over time, variance map",
-        description="Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et "
-                    "al.'s noisy quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment "
-                    "recurrences and Monte Carlo; plot the exact expected loss against oracle calls and "
-                    "map the variance reduction and its cost in convergence speed.")
-    _add_check_options(nqm_check, "mla-check-output/nqm", "a 400000-call window and 256 replicates")
+    for name, (summary, description, full) in GROUP_HELP.items():
+        _add_check_options(commands.add_parser(name, help=summary, description=description),
+                           f"mla-check-output/{name}", full)
     return parser
+
+
+GROUP_HELP = {  # check group: (one line, description, what --full does)
+    "modified-loss": (
+        "claims C3 and C4: the derived modified losses are accurate to O(eta^3)",
+        "Fit the log-log slope of the error of one full-batch cycle (C3) and of the mean reshuffled epoch "
+        "(C4, exact over all m! orders) against the modified flow (slope 3 expected) and the plain flow "
+        "(slope 2), for SGD, Lookahead and 2- and 3-layer MLA.",
+        "more etas and a Monte Carlo epoch with m = 16"),
+    "amplification": (
+        "claim C5: where nesting amplifies the implicit regularization, by framing",
+        "Ratios of the derived coefficients c_g and c_v (deeper over shallower) under three framings (same "
+        "eta, same eta P, same eta and oracle calls), as heatmaps over k and alpha and a table, confirmed "
+        "by the measured drift along a valley of minima.",
+        "more etas and 20000 replicates"),
+    "nqm": (
+        "claim C6: the noisy quadratic model's steady state, loss over time, variance map",
+        "Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et al.'s noisy "
+        "quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment recurrences and Monte Carlo; "
+        "plot the exact expected loss against oracle calls and map the variance reduction and its cost in "
+        "convergence speed.",
+        "a 400000-call window and 256 replicates"),
+}
 
 
 def _add_check_options(parser, out: str, full: str) -> None:
@@ -248,10 +253,8 @@ COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check
                                      f"ratio {r['ratio']:.6g}"),
                      lambda result: result),
     "rate": (run_rate, print_checks, lambda results: [check.to_dict() for check in results]),
-    "modified-loss": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
-    "amplification": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
-    "nqm": (run_group, print_checks, lambda results: [check.to_dict() for check in results]),
 }
+COMMANDS.update({name: (run_group, print_checks, COMMANDS["rate"][2]) for name in GROUP_HELP})
 
 
 def main(argv=None) -> int:
