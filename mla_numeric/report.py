@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
@@ -111,7 +112,9 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mla-numeric"
 
 
+@lru_cache(maxsize=1)
 def _source_digest() -> str:
+    """Hash of the package's source files, read once per process."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.rglob("*.py")):
         digest.update(path.relative_to(Path(__file__).parent).as_posix().encode())
@@ -176,7 +179,7 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     """
     from tqdm import tqdm
 
-    from .plotting.report import verdict_figure
+    from .plotting import verdict_figure
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")

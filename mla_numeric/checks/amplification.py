@@ -33,7 +33,7 @@ import sympy as sp
 from ..files import write_csv, write_json
 from ..objectives import valley
 from ..spec import check_positive, format_layers
-from ..symbolic import ETA, N_CYCLES, reshuffled_coefficients
+from ..symbolic import ETA, N_CYCLES, Formula, reshuffled_coefficients
 from .result import CheckResult
 from .valley_drift import check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
 
@@ -49,7 +49,7 @@ FRAMINGS = {
 PAIRS = {"LA/SGD": ("LA", "SGD"), "MLA/LA": ("MLA", "LA")}
 COEFFICIENTS = {"c_g": "gradient-norm term ||grad f||^2", "c_v": "minibatch-variance term V"}
 _POWER = {"same-lr": 0, "same-flow": -1, "same-calls": 1}  # ratio of c~ times P_deep^p / P_shallow^p
-_k, _alpha = sp.symbols("k alpha", positive=True)
+_k, _alpha, _m = sp.symbols("k alpha m", positive=True)
 
 
 def _layers(name: str) -> list:
@@ -57,15 +57,13 @@ def _layers(name: str) -> list:
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str):
-    """(c~_g, c~_v, P) of optimizer ``name`` as numpy functions of (k, alpha, m), m = N K."""
+def _derived(name: str) -> tuple:
+    """(c~_g, c~_v, P) of optimizer ``name`` as formulas in k, alpha and m = N K."""
     layers = _layers(name)
     K = sp.Mul(*[k for k, _ in layers])
-    m = sp.Symbol("m", positive=True)
     c_g, c_v = reshuffled_coefficients(layers, N_CYCLES)
-    scaled = [sp.simplify((c.expr / ETA).subs(N_CYCLES, m / K)) for c in (c_g, c_v)]
-    P = sp.Mul(*[alpha for _, alpha in layers])
-    return tuple(sp.lambdify((_k, _alpha, m), expr, "numpy") for expr in (*scaled, P))
+    scaled = [Formula(sp.simplify((c.expr / ETA).subs(N_CYCLES, _m / K))) for c in (c_g, c_v)]
+    return (*scaled, Formula(sp.Mul(*[alpha for _, alpha in layers])))
 
 
 def coefficients(name: str, k, alpha, m) -> dict:
@@ -76,7 +74,7 @@ def coefficients(name: str, k, alpha, m) -> dict:
     k, alpha, m = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, alpha, m)))
     zero = np.zeros(k.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c_g, c_v, P = (f(k, alpha, m) + zero for f in _compiled(name))
+        c_g, c_v, P = (formula.numpy(k=k, alpha=alpha, m=m) + zero for formula in _derived(name))
     return {"c_g": c_g, "c_v": np.where(m > 1, c_v, np.nan), "P": P}
 
 
@@ -209,7 +207,7 @@ def run_amplification_checks(out, size: str = "default", seed: int = 0, progress
     """C5: the amplification maps and table from the derived coefficients, and the valley drift
     checks (each optimizer's drift, the ratio per pair, the claim per pair, coefficient and framing
     at k = 5, alpha = 0.5). Writes figures, CSV and JSON into ``out``."""
-    from ..plotting.implicit import amplification_figure, drift_figure
+    from ..plotting import amplification_figure, drift_figure
 
     out = Path(out)
     maps = {framing: {(pair, coefficient, cycles): amplification_map(pair, coefficient, framing, cycles=cycles)

@@ -120,7 +120,7 @@ def _objective(cycles: int | None, layers):
 
 def run_modified_loss_checks(out, size: str = "default", seed: int = 0) -> list:
     """C3 and C4 for each setting of ``size``; one figure and one CSV per claim, one JSON."""
-    from ..plotting.implicit import order_figure
+    from ..plotting import order_figure
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")

@@ -82,15 +82,6 @@ def _check_steps(eta_h, name: str) -> np.ndarray:
     return eta_h
 
 
-def _evaluate(formula: Formula, **values):
-    """``formula`` element-wise over NumPy arrays, its symbols given by name (eta, h, s, beta, k_i, alpha_i)."""
-    symbols = sorted(formula.expr.free_symbols, key=lambda symbol: symbol.name)
-    missing = [symbol.name for symbol in symbols if symbol.name not in values]
-    if missing:
-        raise ValueError(f"{formula.description or 'formula'} needs values for {missing}")
-    return sp.lambdify(symbols, formula.expr, "numpy")(*(values[symbol.name] for symbol in symbols))
-
-
 def _layer_values(layers) -> dict:
     return {name: value for i, (k, alpha) in enumerate(layers, start=1)
             for name, value in ((f"k_{i}", k), (f"alpha_{i}", alpha))}
@@ -107,7 +98,7 @@ def predicted_variance(layers, lr: float, h, s, prediction=None) -> np.ndarray:
         value = prediction(MLA(layers, lr).layers, lr, h, s)
     else:
         formula = steady_state_variance(layers) if prediction is None else prediction
-        value = _evaluate(formula, eta=lr, h=h, s=s, **_layer_values(layers))
+        value = formula.numpy(eta=lr, h=h, s=s, **_layer_values(layers))
     return np.broadcast_to(np.asarray(value, dtype=float), h.shape).copy()
 
 
@@ -286,11 +277,11 @@ def variance_map(eta_h=MAP_ETA_H, ks=MAP_KS, alphas=MAP_ALPHAS) -> VarianceMap:
     k, alpha, e = np.meshgrid(ks.astype(float), alphas, eta_h, indexing="ij")
     values = {"beta": 1 - e, "k_1": k, "k_2": k, "alpha_1": alpha, "alpha_2": alpha,
               "gamma_1": 1 - alpha, "gamma_2": 1 - alpha}
-    ratio = {n: _evaluate(variance_ratio(n), **values) for n in (1, 2)}
+    ratio = {n: variance_ratio(n).numpy(**values) for n in (1, 2)}
     # M_n = 1 - alpha + alpha M^k evaluated as written loses M^k below 1e-16 at alpha = 1 (0, not
     # beta^K), which the K-th root magnifies; written in gamma_i = 1 - alpha_i it stays exact there.
     kept = {alpha: 1 - sp.Symbol(f"gamma_{i}") for i, (_, alpha) in enumerate(layer_symbols(2), start=1)}
-    per_call = {name: np.abs(_evaluate(Formula(contraction(len(layers)).expr.subs(kept)), **values))
+    per_call = {name: np.abs(Formula(contraction(len(layers)).expr.subs(kept)).numpy(**values))
                 ** (1 / k ** len(layers)) for name, layers in NESTINGS.items()}
     return VarianceMap(eta_h, ks, alphas, ratio[1], ratio[2] / ratio[1], per_call)
 
@@ -302,7 +293,7 @@ def run_nqm_checks(out, size: str = "default", seed: int = 0, progress: bool | N
     variance-reduction map. Writes figures (PNG), CSV and JSON into ``out``."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    from ..plotting.nqm import loss_over_time_figure, steady_state_figure, variance_map_figure
+    from ..plotting import loss_over_time_figure, steady_state_figure, variance_map_figure
 
     calls, replicates = SIZES[size]
     out = Path(out)

@@ -96,10 +96,6 @@ class DriftSweep:
         """a: the drift per unit flow time over eta, extrapolated to eta -> 0."""
         return float(self.fit[0])
 
-    @property
-    def P(self) -> float:
-        return MLA(self.layers).P
-
     def setting(self) -> dict:
         return {"objective": "valley", "oracle": "reshuffle", "optimizer": self.name,
                 "layers": format_layers(self.layers), "cycles_per_epoch": self.cycles,

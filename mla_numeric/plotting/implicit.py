@@ -4,7 +4,7 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Patch
 
-from ..files import save_figure
+from .output import save
 
 __all__ = ["order_figure", "amplification_figure", "drift_figure"]
 
@@ -28,9 +28,7 @@ def order_figure(orders, path, title: str):
              ylabel="end point error (Euclidean)", title=title)
     axes.legend(fontsize=6, ncol=2)
     axes.grid(True, which="both", alpha=0.3)
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)
 
 
 def amplification_figure(grids, framing: str, path):
@@ -72,9 +70,7 @@ def amplification_figure(grids, framing: str, path):
                                plt.Line2D([], [], color="k", linestyle="dotted", label="shallower coefficient = 0")],
                       fontsize=6, loc="lower right")
     figure.suptitle(f"Amplification of the implicit regularization: {framing}")
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)
 
 
 def drift_figure(sweeps, predicted, z: float, path):
@@ -95,6 +91,4 @@ def drift_figure(sweeps, predicted, z: float, path):
              title="Valley drift under random reshuffling (m = 50)")
     axes.legend(fontsize=7)
     axes.grid(True, alpha=0.3)
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)

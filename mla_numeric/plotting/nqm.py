@@ -4,7 +4,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..files import save_figure
+from .output import save
 from ..spec import format_layers
 
 __all__ = ["steady_state_figure", "loss_over_time_figure", "variance_map_figure"]
@@ -31,9 +31,7 @@ def steady_state_figure(measurements, closed_forms, path):
              title=f"NQM, d = {len(measurements[0].h)}, eta = {measurements[0].lr:g}")
     axes.legend(fontsize=7)
     axes.grid(True, which="both", alpha=0.3)
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)
 
 
 def loss_over_time_figure(curves, lr: float, budget: int, title: str, path):
@@ -54,9 +52,7 @@ def loss_over_time_figure(curves, lr: float, budget: int, title: str, path):
         axes.grid(True, which="both", alpha=0.3)
     matched.set_ylabel("expected loss E f(phi_t) (exact, moment recurrences)")
     figure.suptitle(title)
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)
 
 
 def variance_map_figure(vmap, path, alpha: float = 0.5):
@@ -83,6 +79,4 @@ def variance_map_figure(vmap, path, alpha: float = 0.5):
         axes.grid(True, alpha=0.3)
     figure.suptitle("NQM steady-state variance ratios (< 1 wherever alpha < 1) and their cost in speed")
     figure.tight_layout()
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)

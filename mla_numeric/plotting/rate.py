@@ -2,7 +2,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..files import save_figure
+from .output import save
 
 __all__ = ["rate_figure"]
 
@@ -26,6 +26,4 @@ def rate_figure(sweeps, path, title: str):
              ylabel="(1/T) sum_{t<T} E||grad f(phi_t)||^2", title=title)
     axes.legend(fontsize=7, ncol=2)
     axes.grid(True, which="both", alpha=0.3)
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)

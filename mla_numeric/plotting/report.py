@@ -1,7 +1,7 @@
 """The report's overview figure: the verdicts per claim."""
 import matplotlib.pyplot as plt
 
-from ..files import save_figure
+from .output import save
 
 __all__ = ["verdict_figure"]
 
@@ -25,6 +25,4 @@ def verdict_figure(counts: dict, path, titles: dict):
     axes.set_yticks(range(len(claims)), [f"{claim}: {titles.get(claim, '')}" for claim in claims], fontsize=8)
     axes.set(xlabel="checks (one per setting, framing or optimizer)", title="mla-check: verdicts per claim")
     axes.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3 - 0.3 / len(claims)))
-    save_figure(figure, path)
-    plt.close(figure)
-    return path
+    return save(figure, path)

@@ -39,6 +39,14 @@ class Formula:
                              f"{sorted(s.name for s in result.free_symbols)}")
         return float(result.evalf())
 
+    def numpy(self, **values):
+        """The value element-wise over NumPy arrays (broadcast), every symbol given by name."""
+        symbols = sorted(self.expr.free_symbols, key=lambda symbol: symbol.name)
+        missing = [symbol.name for symbol in symbols if symbol.name not in values]
+        if missing:
+            raise ValueError(f"{self.description or 'formula'} needs values for {missing}")
+        return sp.lambdify(symbols, self.expr, "numpy")(*(values[symbol.name] for symbol in symbols))
+
     def _values(self, layers, values) -> dict:
         mapping = dict(values)
         for i, (k, alpha) in enumerate(layers or [], start=1):
