@@ -11,8 +11,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, objectives, report
-from .checks.rate import run_rate_checks
+from . import objectives, report
+from ._version import __version__
+from .checks import registry
 from .engine import simulate
 from .oracles import ORACLES, make_oracle
 from .spec import MLA, check_positive, parse_layers
@@ -24,14 +25,19 @@ class UsageError(Exception):
     """Bad arguments: reported in one line, exit status 2."""
 
 
+class NotInstalled(Exception):
+    """A check whose optional extra is missing: reported in one line, exit status 1."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    claims = list(registry.claims())
     parser = _Parser(prog="mla-check", description="Check the theory of nested (multilayer) Lookahead "
-                     "numerically. Without a subcommand: run every claim check (C1-C6), print the verdict "
+                     f"numerically. Without a subcommand: run every claim check ({claims[0]}-{claims[-1]}), print the verdict "
                      "table and write the report folder (report.md, summary.json, figures, data). Exit "
                      "status 0 when every check ran, 1 when one could not run, 2 for bad arguments.")
     parser.add_argument("--version", action="version", version=f"mla-check {__version__}")
@@ -86,44 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
     nqm.add_argument("--json", action="store_true", help="print JSON instead of a summary")
 
-    rate = commands.add_parser("rate", help="claims C1 and C2: the O(1/sqrt(T)) rate and the explicit bound",
-                               description="Sweep T over two decades with eta = c / sqrt(T) and check the "
-                               "log-log slope of (1/T) sum E||grad f||^2 (C1) and the explicit bound (C2), "
-                               "for the given nesting, one-layer Lookahead and SGD at equal oracle calls.")
-    rate.add_argument("--objective", action="append", metavar="NAME",
-                      help="quadratic, robust-regression, logistic-nonconvex or wells; repeat for several "
-                           "(default: all four)")
-    rate.add_argument("--layers", default="5:0.5,5:0.5", metavar="SPEC",
-                      help="the nesting to check, innermost first (default %(default)s)")
-    _add_check_options(rate, "mla-check-output/rate", "three decades of T and 64 replicates")
-
-    for name, (summary, description, full) in GROUP_HELP.items():
-        _add_check_options(commands.add_parser(name, help=summary, description=description),
-                           f"mla-check-output/{name}", full)
+    for checked in registry.groups().values():
+        command = commands.add_parser(checked.name, help=checked.summary, description=checked.description)
+        for option in checked.options:
+            command.add_argument(option.flag, dest=option.field, metavar=option.metavar,
+                                 action="append" if option.repeatable else "store", help=option.help)
+        _add_check_options(command, f"mla-check-output/{checked.name}", checked.full_help)
     return parser
-
-
-GROUP_HELP = {  # check group: (one line, description, what --full does)
-    "modified-loss": (
-        "claims C3 and C4: the derived modified losses are accurate to O(eta^3)",
-        "Fit the log-log slope of the error of one full-batch cycle (C3) and of the mean reshuffled epoch "
-        "(C4, exact over all m! orders) against the modified flow (slope 3 expected) and the plain flow "
-        "(slope 2), for SGD, Lookahead and 2- and 3-layer MLA.",
-        "more etas and a Monte Carlo epoch with m = 16"),
-    "amplification": (
-        "claim C5: where nesting amplifies the implicit regularization, by framing",
-        "Ratios of the derived coefficients c_g and c_v (deeper over shallower) under three framings (same "
-        "eta, same eta P, same eta and oracle calls), as heatmaps over k and alpha and a table, confirmed "
-        "by the measured drift along a valley of minima.",
-        "more etas and 20000 replicates"),
-    "nqm": (
-        "claim C6: the noisy quadratic model's steady state, loss over time, variance map",
-        "Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et al.'s noisy "
-        "quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment recurrences and Monte Carlo; "
-        "plot the exact expected loss against oracle calls and map the variance reduction and its cost in "
-        "convergence speed.",
-        "a 400000-call window and 256 replicates"),
-}
 
 
 def _add_check_options(parser, out: str, full: str) -> None:
@@ -200,19 +175,24 @@ def run_nqm_variance(args) -> dict:
     return nqm_variance(layers, args.lr, args.curvature, args.noise)
 
 
-def run_rate(args) -> list:
-    return run_rate_checks(args.out, args.objective, parse_layers(args.layers), args.size or "default",
-                           seed=args.seed)
-
-
 def run_group(args) -> list:
-    """One check group of the report (modified-loss, amplification, nqm) alone, into --out."""
-    return report.GROUPS[args.command][1](args.out, args.size or "default", args.seed, None)
+    """One check group alone, its files into --out; the group's options override its preset."""
+    checked = registry.group(args.command)
+    missing = checked.missing()
+    if missing:
+        raise NotInstalled(f"the {checked.name} check needs {', '.join(missing)}, not installed: "
+                           f"pip install 'mla-numeric[{checked.extra}]'")
+    overrides = {}
+    for option in checked.options:
+        value = getattr(args, option.field)
+        if value is not None:
+            overrides[option.field] = tuple(value) if option.repeatable else option.parse(value)
+    preset = checked.preset(args.size or "default", **overrides)
+    return report.run_group(checked, args.out, preset, args.seed, prefix=str(args.out))
 
 
-def print_checks(results) -> None:
-    """The verdict table of one check group, and the folder of its figures and data."""
-    checks = [check.to_dict() for check in results]
+def print_checks(checks) -> None:
+    """The verdict table of one check group (dictionaries), and the folder of its figures and data."""
     print_table(checks)
     folders = sorted({str(Path(path).parent) for check in checks for path in check["figures"]})
     print(f"figures and data: {', '.join(folders)}")
@@ -240,6 +220,8 @@ def print_report(summary: dict) -> None:
         print(f"{claim}: " + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
     for group, error in summary["failures"].items():
         print(f"mla-check: error: the {group} check could not run: {error}", file=sys.stderr)
+    for group, note in summary["skipped"].items():
+        print(f"mla-check: skipped the {group} check: {note}", file=sys.stderr)
     cached = f" (cached: {', '.join(summary['cached'])})" if summary["cached"] else ""
     print(f"report: {summary['configuration']['out']}/report.md, summary.json{cached}")
 
@@ -252,15 +234,14 @@ COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check
                      lambda r: print(f"variance {r['variance']:.6g}, SGD {r['variance_sgd']:.6g}, "
                                      f"ratio {r['ratio']:.6g}"),
                      lambda result: result),
-    "rate": (run_rate, print_checks, lambda results: [check.to_dict() for check in results]),
 }
-COMMANDS.update({name: (run_group, print_checks, COMMANDS["rate"][2]) for name in GROUP_HELP})
+GROUP_COMMAND = (run_group, print_checks, lambda results: results)  # every check group of the registry
 
 
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
-        run, summarise, as_json = COMMANDS[args.command]
+        run, summarise, as_json = COMMANDS.get(args.command, GROUP_COMMAND)
         result = run(args)
     except (UsageError, ValueError) as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
@@ -269,7 +250,7 @@ def main(argv=None) -> int:
         print("mla-check: error: not enough memory for this run; lower --T or --seeds, or use --quick",
               file=sys.stderr)
         return 2
-    except OSError as error:  # an unwritable --out or cache
+    except (OSError, NotInstalled) as error:  # an unwritable --out or cache, a missing extra
         print(f"mla-check: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

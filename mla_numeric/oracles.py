@@ -8,7 +8,7 @@
   fresh uniformly random order (Fisher-Yates on the stream), so E G = grad f as well.
 - ``PrescribedOrders(orders)``: replicate r visits the components in the order ``orders[r]`` in
   every epoch. Not random: running one replicate per order of m components gives exact
-  expectations over random reshuffling (``modified_flow.epoch_mean``).
+  expectations over random reshuffling (``checks.modified_flow.epoch_mean``).
 
 For finite sums the components f_a are the minibatch losses: one call evaluates one f_a.
 The oracle's randomness comes from the counter-based stream (rng.py), keyed by

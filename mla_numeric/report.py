@@ -23,88 +23,53 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__
-from .checks.result import verdict_row
-from .files import write_json, write_text
+from ._version import __version__
+from .checks import registry
+from .checks.group import SIZES, CheckGroup, Document, Figure, Table
+from .checks.result import CheckResult, verdict_row
+from .files import write_csv, write_json, write_text
 
-__all__ = ["GROUPS", "CLAIMS", "SIZES", "run_all", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally", "group_configuration",
+__all__ = ["run_all", "run_group", "write_artifacts", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally",
            "report_markdown", "claim_table"]
 
-SIZES = ("quick", "default", "full")
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
-CLAIMS = {  # claim: (title, paragraph of report.md)
-    "C1": ("Rate O(1/sqrt(T)) (Pushkin & Barba, P1)",
-           "With eta = c / sqrt(T), the average of E||grad f(phi_t)||^2 over t < T should decay at least "
-           "like T^(-1/2). Measured: the log-log slope over a sweep of T, with a bootstrap interval; "
-           "holds when the interval's upper end is at most -1/2 + 0.05."),
-    "C2": ("Explicit convergence bound, any depth (theory/convergence.md)",
-           "The same average against 2 Delta / (eta P K T) + 2 L eta P sigma^2 + L^2 eta^2 (K-1) sigma^2. "
-           "Holds when every upper confidence limit (Student t, Bonferroni over the sweep) is below the "
-           "bound; a bound more than 10 times the measurement everywhere is reported as inconclusive."),
-    "C3": ("Modified loss, full batch (Barrett & Dherin; derived lambda for any depth)",
-           "One cycle against the flow of f + lambda ||grad f||^2: the error's log-log slope in eta should be "
-           "3 (against the plain flow: 2). Holds when the slope's interval lies above 2.5 and the plain "
-           "slope's below."),
-    "C4": ("Modified loss, random reshuffling (Smith et al.; derived c_g, c_v for any depth)",
-           "The mean epoch, exact over all m! orders (Monte Carlo beyond m = 8), against the flow of "
-           "f + c_g ||grad f||^2 + c_v V, with the same slope criterion as C3."),
-    "C5": ("Amplification of the implicit regularization (Pushkin & Barba, P2)",
-           "Ratios of the derived coefficients, deeper over shallower optimizer, under three framings "
-           "(same inner eta, same effective rate eta P, same eta and oracle calls), confirmed by the "
-           "measured drift along a valley of minima extrapolated to eta -> 0. Rows on the drift check the "
-           "prediction; rows on a pair, coefficient and framing give the claim's verdict there."),
-    "C6": ("Noisy quadratic model (Zhang et al., Proposition 1, extended to n layers)",
-           "The closed-form steady-state variance and expected loss against Monte Carlo estimates and the "
-           "exact moment recurrences."),
-}
 
 
-def _rate(out, size, seed, progress):
-    from .checks.rate import run_rate_checks
-    return run_rate_checks(out, size=size, seed=seed, progress=progress)
+def write_artifacts(folder, files: list, results: list, prefix: str | None = None) -> list:
+    """Write a group's figures, tables and documents into ``folder``; the results as dictionaries,
+    their file names prefixed with ``prefix`` (default: the folder's name, as in a report)."""
+    folder = Path(folder)
+    prefix = folder.name if prefix is None else prefix
+    for item in files:
+        path = folder / item.name
+        if isinstance(item, Figure):
+            item.draw(path)
+        elif isinstance(item, Table):
+            write_csv(path, item.header, item.rows)
+        elif isinstance(item, Document):
+            write_json(path, _plain_results(item.content, prefix))
+        else:
+            raise TypeError(f"not an artifact: {item!r}")
+    return [result.to_dict(prefix) for result in results]
 
 
-def _modified_loss(out, size, seed, progress):
-    from .checks.modified_loss import run_modified_loss_checks
-    return run_modified_loss_checks(out, size, seed=seed)
+def _plain_results(value, folder: str):
+    """``value`` with every CheckResult replaced by its dictionary."""
+    if isinstance(value, CheckResult):
+        return value.to_dict(folder)
+    if isinstance(value, dict):
+        return {key: _plain_results(item, folder) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_results(item, folder) for item in value]
+    return value
 
 
-def _amplification(out, size, seed, progress):
-    from .checks.amplification import run_amplification_checks
-    return run_amplification_checks(out, size, seed=seed, progress=progress)
-
-
-def _nqm(out, size, seed, progress):
-    from .checks.nqm import run_nqm_checks
-    return run_nqm_checks(out, size=size, seed=seed, progress=progress)
-
-
-GROUPS = {  # group (a subfolder, a subcommand): (claims, run, relative cost at the default size)
-    "rate": (("C1", "C2"), _rate, 25.0),
-    "modified-loss": (("C3", "C4"), _modified_loss, 8.0),
-    "amplification": (("C5",), _amplification, 12.0),
-    "nqm": (("C6",), _nqm, 40.0),
-}
-
-
-def group_configuration(group: str, size: str) -> dict:
-    """The parameters a group runs with at ``size`` (sweeps, replicates, nestings), JSON-ready."""
-    from .checks import amplification, modified_loss, nqm, rate
-
-    if group == "rate":
-        Ts, replicates = rate.SIZES[size]
-        return {"T_for_the_nesting": Ts.tolist(), "replicates": replicates, "layers": rate.PAPER_LAYERS,
-                "objectives": [objective.params | {"name": objective.name} for objective in rate.default_objectives()]}
-    if group == "modified-loss":
-        return {"settings": modified_loss.SETTINGS[size], "etas_per_fit": modified_loss.SIZES[size],
-                "layers": modified_loss.LAYERS}
-    if group == "amplification":
-        lrs, replicates = amplification.SIZES[size]
-        return {"lrs": lrs.tolist(), "replicates": replicates, "m": amplification.VALLEY_M,
-                "layer": amplification.PAPER_LAYER, "map_cycles": amplification.MAP_CYCLES}
-    window, replicates = nqm.SIZES[size]
-    return {"window_calls": window, "replicates": replicates, "dim": nqm.DIM, "lr": nqm.LR,
-            "nestings": nqm.NESTINGS}
+def run_group(checked: CheckGroup, folder, preset, seed: int = 0, progress: bool | None = None,
+              prefix: str | None = None) -> list:
+    """Measure, judge and write one group into ``folder``; its results as dictionaries (file names
+    prefixed as in ``write_artifacts``)."""
+    data, results = checked.run(preset, seed, progress)
+    return write_artifacts(folder, checked.artifacts(data, results), results, prefix)
 
 
 def default_cache_dir() -> Path:
@@ -123,15 +88,17 @@ def _source_digest() -> str:
 
 
 def cache_key(group: str, size: str, seed: int) -> str:
-    """Hash of the configuration, the package version and its source files."""
+    """Hash of the group's configuration at ``size``, the seed, the package version and its sources."""
+    checked = registry.group(group)
     configuration = json.dumps({"group": group, "size": size, "seed": seed, "version": __version__,
-                                "parameters": group_configuration(group, size), "source": _source_digest()},
-                               sort_keys=True)
+                                "parameters": checked.configuration(checked.preset(size)),
+                                "source": _source_digest()}, sort_keys=True)
     return hashlib.sha256(configuration.encode()).hexdigest()[:20]
 
 
-def _run_group(group: str, build: Path, size: str, seed: int, cache_dir: Path | None, progress) -> tuple:
+def _run_cached(group: str, build: Path, size: str, seed: int, cache_dir: Path | None, progress) -> tuple:
     """(check dictionaries, seconds, cached) for one group, written into build / group."""
+    checked = registry.group(group)
     folder = build / group
     cached = cache_dir / cache_key(group, size, seed) if cache_dir is not None else None
     start = time.perf_counter()
@@ -139,7 +106,7 @@ def _run_group(group: str, build: Path, size: str, seed: int, cache_dir: Path | 
         shutil.copytree(cached / "files", folder)
         return json.loads((cached / "results.json").read_text()), time.perf_counter() - start, True
     try:
-        results = [check.to_dict(build) for check in GROUPS[group][1](folder, size, seed, progress)]
+        results = run_group(checked, folder, checked.preset(size), seed, progress)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # no half-written group in the report
         raise
@@ -185,24 +152,31 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    groups = list(GROUPS) if groups is None else list(groups)
-    unknown = [group for group in groups if group not in GROUPS]
+    known = registry.groups()
+    groups = list(known) if groups is None else list(groups)
+    unknown = [group for group in groups if group not in known]
     if unknown:
-        raise ValueError(f"unknown check group {unknown}; choose from {', '.join(GROUPS)}")
+        raise ValueError(f"unknown check group {unknown}; choose from {', '.join(known)}")
     cache_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
     out = Path(out)
     build = Path(tempfile.mkdtemp(dir=_ensure(out.resolve().parent), prefix=f".{out.name}.building-"))
     try:
-        checks, timings, failures, cached = [], {}, {}, []
-        weights = {group: GROUPS[group][2] for group in groups}
+        checks, timings, failures, cached, skipped = [], {}, {}, [], {}
+        weights = {group: known[group].cost for group in groups}
         bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="",  # on a terminal unless told
                    disable=None if progress is None else not progress,
                    bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
         with bar:
             for group in groups:
                 bar.set_postfix_str(group)
+                missing = known[group].missing()
+                if missing:  # an optional extra: reported, never an error
+                    skipped[group] = (f"not installed: {', '.join(missing)} "
+                                      f"(pip install 'mla-numeric[{known[group].extra}]')")
+                    bar.update(weights[group])
+                    continue
                 try:
-                    results, seconds, hit = _run_group(group, build, size, seed, cache_dir, progress)
+                    results, seconds, hit = _run_cached(group, build, size, seed, cache_dir, progress)
                 except (KeyboardInterrupt, MemoryError):
                     raise
                 except Exception as error:  # a check that cannot run is reported, not fatal
@@ -215,13 +189,13 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
         summary = {"package": "mla-numeric", "version": __version__, "size": size, "seed": seed,
                    "configuration": {"out": str(out), "groups": groups, "size": size, "seed": seed,
                                      "cache": str(cache_dir) if cache_dir else None,
-                                     "parameters": json.loads(json.dumps(
-                                         {group: group_configuration(group, size) for group in groups}))},
-                   "timings_seconds": timings, "cached": cached, "failures": failures,
+                                     "parameters": {group: known[group].configuration(known[group].preset(size))
+                                                    for group in groups}},
+                   "timings_seconds": timings, "cached": cached, "failures": failures, "skipped": skipped,
                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checks": checks}
         if checks:
-            verdict_figure(tally(checks), build / "verdicts.png", {claim: title.split(" (")[0]
-                                                                    for claim, (title, _) in CLAIMS.items()})
+            verdict_figure(tally(checks), build / "verdicts.png",
+                           {claim.id: claim.title for claim in registry.claims().values()})
         write_json(build / "summary.json", summary)
         write_text(build / "report.md", report_markdown(summary))
         _swap(build, out)
@@ -268,16 +242,19 @@ def report_markdown(summary: dict) -> str:
                          for group, seconds in summary["timings_seconds"].items()) + ".", ""]
     for group, error in summary["failures"].items():
         lines += [f"**Could not run `{group}`:** {error}", ""]
+    for group, note in summary.get("skipped", {}).items():
+        lines += [f"**Skipped `{group}`:** {note}", ""]
     counts = tally(summary["checks"])
     lines += ["![verdicts per claim](verdicts.png)", ""] if counts else []
     lines += ["| claim | holds | fails | inconclusive |", "| --- | --- | --- | --- |"]
     lines += [f"| {claim} | {c.get('holds', 0)} | {c.get('fails', 0)} | {c.get('inconclusive', 0)} |"
               for claim, c in counts.items()]
-    for claim, (title, paragraph) in CLAIMS.items():
-        rows = [check for check in summary["checks"] if check["claim"] == claim]
+    for claim in registry.claims().values():
+        rows = [check for check in summary["checks"] if check["claim"] == claim.id]
         if not rows:
             continue
-        lines += ["", f"## {claim}: {title}", "", paragraph, ""]
+        lines += ["", f"## {claim.id}: {claim.title}", "", f"Claim: {claim.statement}. Decided by "
+                  f"{claim.rule}.", ""]
         figures = list(dict.fromkeys(figure for check in rows for figure in check["figures"]))
         lines += [f"![{Path(figure).stem}]({figure})" for figure in figures] + [""]
         lines += [claim_table(rows), "", "Sources: " + "; ".join(dict.fromkeys(check["source"] for check in rows)) + "."]

@@ -10,25 +10,34 @@ import pytest
 from scipy import stats
 
 from mla_numeric.checks.amplification import (PAIRS, amplification_map, check_amplification, coefficients,
-                                              drift_sweeps, framed_ratio, paper_table, run_amplification_checks)
-from mla_numeric.checks.modified_loss import check_order, order_run, order_verdict, run_modified_loss_checks
+                                              drift_sweeps, framed_ratio, paper_table)
+from mla_numeric.checks.modified_loss import check_order, order_run, order_verdict
+from mla_numeric.checks.registry import group
+from mla_numeric.report import write_artifacts
 from mla_numeric.checks.valley_drift import DriftSweep, check_drift, check_drift_ratio, drift_sweep, z_quantile
 from mla_numeric.cli import main
 from mla_numeric.objectives import robust_regression, valley
-from mla_numeric.modified_flow import OrderResult, default_lrs, order_of_accuracy
+from mla_numeric.checks.modified_flow import OrderResult, default_lrs, order_of_accuracy
 from mla_numeric.symbolic import full_batch_coefficient, reshuffled_coefficients
+
+
+def _run_and_write(checked, out):
+    """The group's quick run, its files written into ``out``; its CheckResult objects."""
+    data, results = checked.run(checked.preset("quick"))
+    write_artifacts(out, checked.artifacts(data, results), results)
+    return results
 
 
 @pytest.fixture(scope="module")
 def order_checks(tmp_path_factory):
     out = tmp_path_factory.mktemp("modified-loss")
-    return out, run_modified_loss_checks(out, "quick")
+    return out, _run_and_write(group("modified-loss"), out)
 
 
 @pytest.fixture(scope="module")
 def amplification_checks(tmp_path_factory):
     out = tmp_path_factory.mktemp("amplification")
-    return out, run_amplification_checks(out, "quick")
+    return out, _run_and_write(group("amplification"), out)
 
 
 def test_order_checks_hold_with_figures_and_data(order_checks):
@@ -142,7 +151,7 @@ def test_no_amplification_where_the_optimizers_coincide():
 def test_drift_ratio_check_rejects_a_wrong_prediction(amplification_checks):
     _, checks = amplification_checks
     ratio = next(c for c in checks if c.setting.get("pair") == "LA/SGD" and "coefficient" not in c.setting)
-    sweeps = drift_sweeps("quick")
+    sweeps = drift_sweeps(group("amplification").preset("quick"))
     assert check_drift_ratio(sweeps["LA"], sweeps["SGD"], ratio.setting["z"], ratio.predicted).verdict == "holds"
     # the folklore "Lookahead is SGD at rate alpha eta" predicts c_v ratio alpha = 0.5 at the same eta
     assert check_drift_ratio(sweeps["LA"], sweeps["SGD"], ratio.setting["z"], 0.5).verdict == "fails"

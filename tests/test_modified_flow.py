@@ -12,7 +12,7 @@ import pytest
 
 import mla_numeric as mn
 from mla_numeric.checks.modified_loss import order_verdict
-from mla_numeric.modified_flow import default_lrs, epoch_mean, order_of_accuracy
+from mla_numeric.checks.modified_flow import default_lrs, epoch_mean, order_of_accuracy
 from mla_numeric.objectives import robust_regression, separable_wells, valley
 from mla_numeric.symbolic import full_batch_coefficient, reshuffled_coefficients
 

@@ -7,16 +7,16 @@ import sympy as sp
 from scipy import stats
 
 from mla_numeric import MLA
-from mla_numeric.checks.nqm import (BUDGET, FAILURE_PROBABILITY, LR, LR_GRID, NESTINGS, SIZES, check_nqm,
-                                    exact_variance, loss_over_time, measure_nqm, predicted_variance,
-                                    run_nqm_checks, variance_map)
+from mla_numeric.checks.nqm import (BUDGET, FAILURE_PROBABILITY, GROUP, LR, LR_GRID, NESTINGS, check_nqm,
+                                    exact_variance, loss_over_time, measure_nqm, predicted_variance, variance_map)
+from mla_numeric.report import run_group
 from mla_numeric.moments import cycle_maps, quadratic_moments
 from mla_numeric.objectives import noisy_quadratic, nqm_noise
 from mla_numeric.symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
 from mla_numeric.symbolic.nqm import NQM_SYMBOLS
 
 BETA = NQM_SYMBOLS["beta"]
-CALLS, REPLICATES = SIZES["quick"]
+CALLS, REPLICATES = GROUP.preset("quick").window_calls, GROUP.preset("quick").replicates
 NQM = noisy_quadratic(100)
 H, S = np.array(NQM.params["h"]), np.array(NQM.params["s"])
 # The negative control of the issue: the folklore V_LA = alpha^2 V_SGD, as a formula in alpha_1.
@@ -64,7 +64,7 @@ def test_closed_form_loss_is_the_limit_of_the_moment_recurrence(name):
 @pytest.mark.parametrize("name", list(NESTINGS))
 def test_the_check_holds_for_sgd_lookahead_and_mla(measurements, name):
     check = check_nqm(measurements[name])
-    assert check.verdict == "holds" and check.claim == "C6" and check.kind == "tight"
+    assert check.verdict == "holds" and check.claim == "C6" and check.kind == "equality"
     assert check.setting["max_relative_deviation_from_recurrence"] <= 1e-10
 
 
@@ -139,8 +139,8 @@ def test_loss_over_time_uses_the_budget_and_brackets_the_best_learning_rate():
 
 
 def test_run_writes_figures_data_and_verdicts(tmp_path):
-    results = run_nqm_checks(tmp_path, "quick")
-    assert [(r.claim, r.setting["layers"], r.verdict) for r in results] == [
+    results = run_group(GROUP, tmp_path, GROUP.preset("quick"), prefix=str(tmp_path))
+    assert [(r["claim"], r["setting"]["layers"], r["verdict"]) for r in results] == [
         ("C6", "sgd", "holds"), ("C6", "5:0.5", "holds"), ("C6", "5:0.5,5:0.5", "holds")]
     for name in ("steady_state", "loss_over_time", "variance_map"):
         assert (tmp_path / f"nqm_{name}.png").stat().st_size > 10_000
@@ -149,12 +149,12 @@ def test_run_writes_figures_data_and_verdicts(tmp_path):
     data = json.loads((tmp_path / "nqm.json").read_text())
     assert [c["verdict"] for c in data["checks"]] == ["holds"] * 3
     assert set(data["loss_over_time"]["best_lr"]) == set(NESTINGS)
-    assert all(str(tmp_path) in path for r in results for path in r.figures + r.data)
+    assert all(str(tmp_path) in path for r in results for path in r["figures"] + r["data"])
 
 
 def test_bad_input_is_refused_with_the_allowed_range():
     with pytest.raises(ValueError, match="size must be one of quick, default, full"):
-        run_nqm_checks("unused", "huge")
+        GROUP.preset("huge")
     with pytest.raises(ValueError, match=r"lr \* h_i \(eta h\) must lie in \(0, 2\)"):
         measure_nqm("SGD", (), lr=2.5)
     with pytest.raises(ValueError, match="replicates must be an integer >= 2"):

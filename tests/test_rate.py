@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import mla_numeric as mn
-from mla_numeric.checks.rate import SIZES, check_bound, check_rate, default_objectives, rate_sweep, run_rate_checks
+from mla_numeric.checks.rate import GROUP, check_bound, check_rate, default_objectives, rate_sweep
+from mla_numeric.report import run_group
 from mla_numeric.cli import main
 from mla_numeric.objectives import valley
 
 PAPER = [(5, 0.5), (5, 0.5)]
-TS, REPLICATES = SIZES["default"]
+TS, REPLICATES = np.array(GROUP.preset("default").Ts), GROUP.preset("default").replicates
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +64,19 @@ def test_step_condition_holds_at_every_T(sweeps):
 
 
 def test_results_and_files(tmp_path):
-    results = run_rate_checks(tmp_path, ["quadratic"], PAPER, "quick")
-    assert [(r.claim, r.setting["layers"]) for r in results] == [
+    results = run_group(GROUP, tmp_path, GROUP.preset("quick", objectives=("quadratic",), layers=PAPER),
+                        prefix=str(tmp_path))
+    assert [(r["claim"], r["setting"]["layers"]) for r in results] == [
         ("C1", "5:0.5,5:0.5"), ("C2", "5:0.5,5:0.5"), ("C1", "5:0.5"), ("C2", "5:0.5"), ("C1", "sgd"), ("C2", "sgd")]
     data = json.loads((tmp_path / "rate_quadratic_gaussian.json").read_text())
     assert set(data[0]) == {"claim", "statement", "source", "setting", "predicted", "kind", "measured",
                             "interval", "verdict", "figures", "data"}
-    assert data[0]["kind"] == "upper_bound" and data[0]["verdict"] in ("holds", "fails", "inconclusive")
+    assert data[0]["kind"] == "rate" and data[1]["kind"] == "bound" and data[0]["verdict"] in ("holds", "fails", "inconclusive")
     assert data[0]["setting"]["exact_agrees"] is True and len(data[0]["setting"]["exact_A"]) == 3
     assert (tmp_path / "rate_quadratic_gaussian.png").stat().st_size > 10_000
     assert (tmp_path / "rate_quadratic_gaussian.csv").read_text().startswith("layers,T,oracle_calls")
     # Same oracle-call budget for the three optimizers.
-    calls = {r.setting["layers"]: np.array(r.setting["T"]) * r.setting["K"] for r in results}
+    calls = {r["setting"]["layers"]: np.array(r["setting"]["T"]) * r["setting"]["K"] for r in results}
     assert np.allclose(calls["sgd"], calls["5:0.5,5:0.5"]) and np.allclose(calls["5:0.5"], calls["sgd"])
 
 

@@ -1,4 +1,26 @@
-"""Claim C5 from the derived coefficients: does nesting amplify the implicit regularization?
+"""Claim C5: does nesting amplify the implicit regularization? Derived coefficients and valley drift.
+
+Setting
+    Random reshuffling, m = N K minibatches an epoch; Lookahead (k, alpha) against SGD and two-layer
+    MLA (k, alpha), (k, alpha) against that Lookahead, on maps over k and alpha and at the paper's
+    (5, 0.5) on the valley objective (m = ``VALLEY_M``), where the drift is measured.
+Claim
+    The deeper optimizer's coefficient (c_g or c_v of the modified loss) is positive and larger than
+    the shallower one's under a framing (below).
+Source
+    Pushkin & Barba (2021), claim P2; coefficients from THEORY.md C4.
+How it is decided
+    Rule ``ratio`` for the claim rows (derived coefficients; for c_v the measured drift ratio must lie
+    surely on the same side); rule ``equality`` for the drift and drift-ratio rows (valley_drift.py),
+    normal intervals with Bonferroni over the rows checked together, family-wise error 5 %.
+Negative control
+    Lookahead's drift predicted with SGD's coefficient fails; a wrong drift ratio fails
+    (tests/test_implicit_checks.py).
+Example
+    >>> from mla_numeric.checks.amplification import framed_ratio
+    >>> float(framed_ratio("LA/SGD", "c_v", "same-flow", 5, 0.5, 50)[0]) > 1
+    True
+
 
 The modified loss of a reshuffled epoch is f + c_g ||grad f||^2 + c_v V (claims C3, C4), with
 c_g, c_v = eta times a function of the layers and of N, the top-level cycles per epoch
@@ -24,22 +46,23 @@ amplification. Pairs compared: Lookahead (k, alpha) against SGD, and two-layer M
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
-from ..files import write_csv, write_json
 from ..objectives import valley
 from ..spec import check_positive, format_layers
 from ..symbolic import ETA, N_CYCLES, Formula, reshuffled_coefficients
+from . import stats
+from .group import CheckGroup, Claim, Document, Figure, Table
 from .result import CheckResult
-from .valley_drift import check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
+from .valley_drift import DRIFT_RULE, check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
 
 __all__ = ["FRAMINGS", "PAIRS", "COEFFICIENTS", "coefficients", "framed_ratio", "amplifies",
            "amplification_map", "paper_table", "check_amplification", "drift_sweeps",
-           "run_amplification_checks", "SIZES"]
+           "AmplificationPreset", "GROUP"]
 
 FRAMINGS = {
     "same-lr": "the same inner eta",
@@ -93,6 +116,14 @@ def framed_ratio(pair: str, coefficient: str, framing: str, k, alpha, m):
 
 
 AMPLIFICATION_TOLERANCE = 1e-9  # relative: equal coefficients (e.g. k = 1) differ by rounding only
+C5 = Claim("C5", "Amplification of the implicit regularization",
+           "a deeper optimizer's modified-loss coefficient is positive and larger than a shallower one's",
+           "Pushkin & Barba (2021), claim P2", "ratio",
+           "ratios of the derived coefficients, deeper over shallower optimizer, under three framings (same "
+           "inner eta, same effective rate eta P, same eta and oracle calls); claim rows: "
+           f"{stats.RULES['ratio']} (relative tolerance {AMPLIFICATION_TOLERANCE:g} for equal coefficients); "
+           f"rows on the measured drift along a valley of minima, extrapolated to eta -> 0, check the "
+           f"prediction: {DRIFT_RULE}")
 
 
 def amplifies(c_deep, c_shallow):
@@ -150,7 +181,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
     ratio, deep, shallow = (float(v) for v in framed_ratio(pair, coefficient, framing, k, alpha, m))
     claim = bool(amplifies(deep, shallow))
     low = high = measured_ratio = math.nan
-    verdict = "holds" if claim else "fails"
+    verdict = stats.ratio_verdict(claim)
     if measured is not None:
         if coefficient != "c_v":
             raise ValueError("the valley drift measures the c_v term only; pass measured=None for c_g")
@@ -159,19 +190,19 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
         scale = float(powers[0] / powers[1])
         measured_ratio, low, high = value * scale, (value - z * stderr) * scale, (value + z * stderr) * scale
         surely = (low > 1, high < 1) if shallow > 0 else (high < 0, low > 0)
-        verdict = verdict if surely[0 if claim else 1] else "inconclusive"
+        verdict = stats.ratio_verdict(claim, *surely)
     deeper, shallower = PAIRS[pair]
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
                               f"({COEFFICIENTS[coefficient]}) under {FRAMINGS[framing]}",
-        source="Pushkin & Barba (2021), claim P2",
+        source=C5.source,
         setting={"objective": "valley" if measured is not None else "derived coefficients",
                  "oracle": "reshuffle" if measured is not None else None,
                  "pair": pair, "coefficient": coefficient, "framing": framing, "k": k, "alpha": alpha,
                  "m": m, "layers": _pair_layers(pair, k, alpha), "c_deep_over_eta": deep,
                  "c_shallow_over_eta": shallow, "sign_change": bool(deep * shallow < 0),
                  "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)"},
-        predicted=ratio, kind="tight", measured=measured_ratio, interval=(low, high), verdict=verdict)
+        predicted=ratio, kind="ratio", measured=measured_ratio, interval=(low, high), verdict=verdict)
 
 
 def _pair_layers(pair: str, k: int, alpha: float) -> str:
@@ -179,73 +210,104 @@ def _pair_layers(pair: str, k: int, alpha: float) -> str:
     return {"LA/SGD": f"{layer} vs sgd", "MLA/LA": f"{layer},{layer} vs {layer}"}[pair]
 
 
-# ---- the default run: `mla-check amplification` and simulations/implicit_regularization.py -----
+# ---- the group: `mla-check amplification`, the report, simulations/implicit_regularization.py --
 
-SIZES = {  # valley drift: lrs, replicates
-    "quick": (np.geomspace(0.001, 0.016, 5), 400),
-    "default": (np.geomspace(0.001, 0.016, 6), 2000),
-    "full": (np.geomspace(0.0005, 0.016, 8), 20000),
-}
 VALLEY_M = 50       # minibatches an epoch: whole cycles for SGD (N = 50), LA (10) and MLA (2)
 PAPER_LAYER = (5, 0.5)
 MAP_CYCLES = (1, 10)
 
 
-def drift_sweeps(size: str = "default", seed: int = 0, progress: bool | None = None) -> dict:
-    """The valley drift y(eta) of SGD, Lookahead (5, 0.5) and MLA (5, 0.5), (5, 0.5)."""
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    lrs, replicates = SIZES[size]
-    objective = valley(2, 0, m=VALLEY_M)
-    nestings = (("SGD", ()), ("LA", (PAPER_LAYER,)), ("MLA", (PAPER_LAYER, PAPER_LAYER)))
-    return {name: drift_sweep(objective, name, layers, lrs, replicates, seed=run_seed(seed, index),
+@dataclass(frozen=True)
+class AmplificationPreset:
+    """The valley drift's etas and replicates; the valley's m, the layer and the maps' N."""
+
+    lrs: tuple
+    replicates: int
+    m: int = VALLEY_M
+    layer: tuple = PAPER_LAYER
+    map_cycles: tuple = MAP_CYCLES
+
+
+PRESETS = {
+    "quick": AmplificationPreset(tuple(np.geomspace(0.001, 0.016, 5)), 400),
+    "default": AmplificationPreset(tuple(np.geomspace(0.001, 0.016, 6)), 2000),
+    "full": AmplificationPreset(tuple(np.geomspace(0.0005, 0.016, 8)), 20000),
+}
+
+
+def drift_sweeps(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> dict:
+    """The valley drift y(eta) of SGD, Lookahead (k, alpha) and MLA (k, alpha), (k, alpha)."""
+    objective = valley(2, 0, m=preset.m)
+    nestings = (("SGD", ()), ("LA", (preset.layer,)), ("MLA", (preset.layer, preset.layer)))
+    return {name: drift_sweep(objective, name, layers, preset.lrs, preset.replicates, seed=run_seed(seed, index),
                               progress=progress)
             for index, (name, layers) in enumerate(nestings)}
 
 
-def run_amplification_checks(out, size: str = "default", seed: int = 0, progress: bool | None = None) -> list:
-    """C5: the amplification maps and table from the derived coefficients, and the valley drift
-    checks (each optimizer's drift, the ratio per pair, the claim per pair, coefficient and framing
-    at k = 5, alpha = 0.5). Writes figures, CSV and JSON into ``out``."""
-    from ..plotting import amplification_figure, drift_figure
+@dataclass
+class AmplificationData:
+    preset: AmplificationPreset
+    maps: dict      # framing -> {(pair, coefficient, cycles): amplification_map}
+    table: list     # paper_table()
+    sweeps: dict    # name -> DriftSweep
 
-    out = Path(out)
+
+def measure(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> AmplificationData:
+    """The amplification maps and table (derived) and the valley drift sweeps (simulated)."""
     maps = {framing: {(pair, coefficient, cycles): amplification_map(pair, coefficient, framing, cycles=cycles)
-                      for pair in PAIRS for coefficient in COEFFICIENTS for cycles in MAP_CYCLES}
+                      for pair in PAIRS for coefficient in COEFFICIENTS for cycles in preset.map_cycles}
             for framing in FRAMINGS}
-    map_figures = {framing: amplification_figure(grids, framing, out / f"amplification_{framing}.png")
-                   for framing, grids in maps.items()}
-    map_rows = [[framing, pair, coefficient, grid["cycles"], int(k), alpha, ratio, deep, shallow, bool(amp)]
-                for framing, grids in maps.items() for (pair, coefficient, _), grid in grids.items()
-                for k, alpha, ratio, deep, shallow, amp in zip(*(grid[key].ravel() for key in (
-                    "k", "alpha", "ratio", "c_deep", "c_shallow", "amplifies")))]
-    map_table = write_csv(out / "amplification_map.csv", ["framing", "pair", "coefficient", "N", "k", "alpha",
-                                                         "ratio", "c_deep_over_eta", "c_shallow_over_eta",
-                                                         "amplifies"], map_rows)
-    table = paper_table()
-    write_json(out / "amplification_table.json", table)
+    return AmplificationData(preset, maps, paper_table(), drift_sweeps(preset, seed, progress))
 
-    sweeps = drift_sweeps(size, seed, progress)
-    k, alpha = PAPER_LAYER
+
+def judge(data: AmplificationData) -> list:
+    """Each optimizer's drift, the drift ratio per pair, and the claim per pair, coefficient and
+    framing at the preset's layer."""
+    sweeps, (k, alpha), m = data.sweeps, data.preset.layer, data.preset.m
     z = z_quantile(len(sweeps) + len(PAIRS))  # the intervals checked together: drifts and ratios
     drift = [check_drift(sweep, z) for sweep in sweeps.values()]
     pairs = {pair: (sweeps[deep], sweeps[shallow]) for pair, (deep, shallow) in PAIRS.items()}
-    ratios = [check_drift_ratio(*pairs[pair], z, float(framed_ratio(pair, "c_v", "same-lr", k, alpha, VALLEY_M)[0]))
+    ratios = [check_drift_ratio(*pairs[pair], z, float(framed_ratio(pair, "c_v", "same-lr", k, alpha, m)[0]))
               for pair in PAIRS]
-    claims = [check_amplification(pair, coefficient, framing, k, alpha, VALLEY_M,
+    claims = [check_amplification(pair, coefficient, framing, k, alpha, m,
                                   (*drift_ratio(*pairs[pair]), z) if coefficient == "c_v" else None)
               for pair in PAIRS for coefficient in COEFFICIENTS for framing in FRAMINGS]
-    figure = drift_figure(list(sweeps.values()), [check.predicted for check in drift], z, out / "valley_drift.png")
-    drift_table = write_csv(out / "valley_drift.csv", ["optimizer", "layers", "lr", "y_mean", "y_stderr"],
-                            [[s.name, format_layers(s.layers), lr, y, e] for s in sweeps.values()
-                             for lr, y, e in zip(s.lrs, s.rates, s.stderr)])
-    results = drift + ratios + claims
+    return drift + ratios + claims
+
+
+def artifacts(data: AmplificationData, results: list) -> list:
+    """A heatmap per framing and the map as CSV, the paper table, the drift figure and CSV, the checks."""
+    from ..plotting import amplification_figure, drift_figure
+
+    map_rows = [[framing, pair, coefficient, grid["cycles"], int(k), alpha, ratio, deep, shallow, bool(amp)]
+                for framing, grids in data.maps.items() for (pair, coefficient, _), grid in grids.items()
+                for k, alpha, ratio, deep, shallow, amp in zip(*(grid[key].ravel() for key in (
+                    "k", "alpha", "ratio", "c_deep", "c_shallow", "amplifies")))]
+    drifts = [check for check in results if "optimizer" in check.setting]
+    z = drifts[0].setting["z"]
+    files = [Figure(f"amplification_{framing}.png", lambda path, grids=grids, framing=framing:
+                    amplification_figure(grids, framing, path)) for framing, grids in data.maps.items()]
+    files += [Table("amplification_map.csv", ("framing", "pair", "coefficient", "N", "k", "alpha", "ratio",
+                                              "c_deep_over_eta", "c_shallow_over_eta", "amplifies"), map_rows),
+              Document("amplification_table.json", data.table),
+              Figure("valley_drift.png", lambda path: drift_figure(list(data.sweeps.values()),
+                                                                   [check.predicted for check in drifts], z, path)),
+              Table("valley_drift.csv", ("optimizer", "layers", "lr", "y_mean", "y_stderr"),
+                    [[s.name, format_layers(s.layers), lr, y, e] for s in data.sweeps.values()
+                     for lr, y, e in zip(s.lrs, s.rates, s.stderr)]),
+              Document("amplification.json", results)]
     for check in results:  # a claim row points to its framing's map first, a drift row to the drift
         framing = check.setting.get("framing")
-        maps_first = "coefficient" in check.setting
-        check.figures = [str(figure)] + ([str(map_figures[framing])] if framing in map_figures else [])
-        check.figures = check.figures[::-1] if maps_first else check.figures
-        check.data = [str(drift_table), str(map_table), str(out / "amplification_table.json"),
-                      str(out / "amplification.json")]
-    write_json(out / "amplification.json", [check.to_dict(out) for check in results])
-    return results
+        check.figures = ["valley_drift.png"] + ([f"amplification_{framing}.png"] if framing in FRAMINGS else [])
+        check.figures = check.figures[::-1] if "coefficient" in check.setting else check.figures
+        check.data = ["valley_drift.csv", "amplification_map.csv", "amplification_table.json", "amplification.json"]
+    return files
+
+
+GROUP = CheckGroup(
+    name="amplification", claims=(C5,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts,
+    cost=12.0, summary="claim C5: where nesting amplifies the implicit regularization, by framing",
+    description="Ratios of the derived coefficients c_g and c_v (deeper over shallower) under three framings (same "
+                "eta, same eta P, same eta and oracle calls), as heatmaps over k and alpha and a table, confirmed "
+                "by the measured drift along a valley of minima.",
+    full_help="more etas and 20000 replicates")

@@ -1,5 +1,11 @@
 """Claim C6: SGD, Lookahead and nested Lookahead on the noisy quadratic model (Zhang et al., 2019).
 
+Claim: the steady-state expected loss is sum_i h_i V_i / 2 with V = S_n (h s)^2 / (1 - M_n^2)
+(closed form, symbolic/nqm.py). Source: Zhang et al. (2019), Proposition 1 (n = 1), extended to
+n layers. How it is decided: rule ``equality`` (below). Negative control: the folklore
+V_LA = alpha^2 V_SGD, and a prediction inside the interval but off the exact recurrence, fail
+(tests/test_nqm_check.py). Example: ``group("nqm").run(group("nqm").preset("quick"))``.
+
 Setting. The NQM's expected excess loss f(x) = 1/2 sum_i h_i x_i^2 with fresh gradient noise
 N(0, (h_i s_i)^2) per coordinate and oracle call (objectives/nqm.py). Spectrum: h_i = s_i^2 = 1/i,
 i = 1..d, d = 100 (``DIM``). Zhang et al. take h_i and s_i^2 proportional to 1/i; d = 100 is the
@@ -37,23 +43,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
-from scipy import stats
 
 from ..engine import simulate
-from ..files import write_csv, write_json
 from ..moments import cycle_maps, quadratic_moments
 from ..objectives import noisy_quadratic, nqm_noise
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
+from . import stats
+from .group import CheckGroup, Claim, Document, Figure, Table
 from .result import CheckResult
 
-__all__ = ["NESTINGS", "SIZES", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_variance",
+__all__ = ["NESTINGS", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_variance",
            "exact_variance", "measure_nqm", "check_nqm", "loss_over_time", "variance_map",
-           "run_nqm_checks"]
+           "NQMPreset", "GROUP"]
 
 NESTINGS = {"SGD": (), "Lookahead": ((5, 0.5),), "MLA": ((5, 0.5), (5, 0.5))}
 DIM, LR = 100, 0.8
@@ -63,14 +68,14 @@ EXACT_RTOL = 1e-10          # closed form against the recurrence's fixed point
 CHUNK = 16                  # replicates per simulator call (bounds the records' memory)
 BUDGET = 2000               # oracle calls of the loss-over-time comparison (a multiple of every K)
 LR_GRID = np.geomspace(0.005, 1.95, 80)  # eta h_max = eta < 2: every optimizer has a steady state
-SIZES = {  # averaging window in oracle calls, replicates
-    "quick": (20_000, 16),
-    "default": (100_000, 64),
-    "full": (400_000, 256),
-}
-SOURCE = "Zhang et al. (2019), Proposition 1 (n = 1); mla_numeric.symbolic.nqm for any n"
-STATEMENT = ("steady-state E f(phi) = sum_i h_i V_i / 2 with V = S_n (h s)^2 / (1 - M_n^2) "
-             "(closed form; Proposition 1 at n = 1)")
+C6 = Claim("C6", "Noisy quadratic model",
+           "steady-state E f(phi) = sum_i h_i V_i / 2 with V = S_n (h s)^2 / (1 - M_n^2) "
+           "(closed form; Proposition 1 at n = 1)",
+           "Zhang et al. (2019), Proposition 1 (n = 1); mla_numeric.symbolic.nqm for any n", "equality",
+           f"the closed-form steady-state loss against Monte Carlo (Student-t interval over independent "
+           f"replicates, family-wise level {1 - FAILURE_PROBABILITY:.0%} over the nestings, Bonferroni) and the "
+           f"exact moment recurrences; {stats.RULES['equality']}, and the closed form must equal the "
+           f"recurrence's fixed point to {EXACT_RTOL:g} relative")
 
 
 def _check_steps(eta_h, name: str) -> np.ndarray:
@@ -142,8 +147,7 @@ class NQMMeasurement:
 
     def interval(self, failure_probability: float) -> tuple:
         """Student-t interval over the replicates, two-sided, missing the truth with that probability."""
-        quantile = stats.t.ppf(1 - failure_probability / 2, len(self.averages) - 1)
-        return self.mean - quantile * self.stderr, self.mean + quantile * self.stderr
+        return stats.student_t_interval(self.averages, failure_probability)[2:]
 
     def setting(self) -> dict:
         optimizer = MLA(self.layers, self.lr)
@@ -154,8 +158,8 @@ class NQMMeasurement:
                 "window_oracle_calls": self.window * optimizer.K, "x0": "0"}
 
 
-def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = SIZES["default"][0],
-                replicates: int = SIZES["default"][1], seed: int = 0,
+def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = 100_000,
+                replicates: int = 64, seed: int = 0,
                 progress: bool | None = None) -> NQMMeasurement:
     """Run R replicates from x0 = 0: a burn-in with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls
     whose f(phi_t) are averaged per replicate."""
@@ -182,7 +186,7 @@ def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = 
 
 
 def check_nqm(measurement: NQMMeasurement, prediction=None,
-              failure_probability: float = FAILURE_PROBABILITY / len(NESTINGS)) -> CheckResult:
+              failure_probability: float = stats.bonferroni(FAILURE_PROBABILITY, len(NESTINGS))) -> CheckResult:
     """C6: the predicted steady-state loss sum_i h_i V_i / 2 against Monte Carlo and the exact recurrence.
 
     ``prediction`` as in ``predicted_variance`` (None: the closed form); ``failure_probability``
@@ -195,13 +199,13 @@ def check_nqm(measurement: NQMMeasurement, prediction=None,
     predicted = float(m.h @ variance / 2)
     low, high = m.interval(failure_probability)
     deviation = float(np.max(np.abs(variance - m.exact) / m.exact))
-    verdict = "holds" if low <= predicted <= high and deviation <= EXACT_RTOL else "fails"
+    verdict = stats.equality_verdict(predicted, low, high) if deviation <= EXACT_RTOL else "fails"
     setting = {**m.setting(), "prediction": "closed form" if prediction is None else "alternative",
                "failure_probability": failure_probability, "exact_loss": m.exact_loss,
                "max_relative_deviation_from_recurrence": deviation, "exact_rtol": EXACT_RTOL,
                "stderr": m.stderr}
-    return CheckResult(claim="C6", statement=STATEMENT, source=SOURCE, setting=setting,
-                       predicted=predicted, kind="tight", measured=m.mean,
+    return CheckResult(claim=C6.id, statement=C6.statement, source=C6.source, setting=setting,
+                       predicted=predicted, kind=C6.kind, measured=m.mean,
                        interval=(float(low), float(high)), verdict=verdict)
 
 
@@ -286,61 +290,87 @@ def variance_map(eta_h=MAP_ETA_H, ks=MAP_KS, alphas=MAP_ALPHAS) -> VarianceMap:
     return VarianceMap(eta_h, ks, alphas, ratio[1], ratio[2] / ratio[1], per_call)
 
 
-# ---- the default run: `mla-check nqm` and simulations/noisy_quadratic.py ------------------------
+# ---- the group: `mla-check nqm`, the report, simulations/noisy_quadratic.py ----------------------
 
-def run_nqm_checks(out, size: str = "default", seed: int = 0, progress: bool | None = None) -> list:
-    """C6 for SGD, Lookahead and two-layer MLA, plus the loss-over-time comparison and the
-    variance-reduction map. Writes figures (PNG), CSV and JSON into ``out``."""
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+@dataclass(frozen=True)
+class NQMPreset:
+    """Averaging window in oracle calls and replicates; the model's dimension, eta and nestings."""
+
+    window_calls: int
+    replicates: int
+    dim: int = DIM
+    lr: float = LR
+    nestings: tuple = tuple(NESTINGS.items())
+
+
+PRESETS = {"quick": NQMPreset(20_000, 16), "default": NQMPreset(100_000, 64), "full": NQMPreset(400_000, 256)}
+
+
+@dataclass
+class NQMData:
+    measurements: list
+    curves: list
+    vmap: VarianceMap
+
+
+def measure(preset: NQMPreset, seed: int = 0, progress: bool | None = None) -> NQMData:
+    """Monte Carlo steady states, the exact loss over time and the variance-reduction map."""
+    measurements = [measure_nqm(name, layers, preset.lr, preset.dim, preset.window_calls, preset.replicates,
+                                seed=seed, progress=progress) for name, layers in preset.nestings]
+    return NQMData(measurements, loss_over_time(lr=preset.lr, dim=preset.dim), variance_map())
+
+
+def judge(data: NQMData) -> list:
+    return [check_nqm(m, failure_probability=stats.bonferroni(FAILURE_PROBABILITY, len(data.measurements)))
+            for m in data.measurements]
+
+
+def artifacts(data: NQMData, results: list) -> list:
+    """Figures of the steady state, the loss over time and the variance map, with their CSV; one JSON."""
     from ..plotting import loss_over_time_figure, steady_state_figure, variance_map_figure
 
-    calls, replicates = SIZES[size]
-    out = Path(out)
-    measurements = [measure_nqm(name, layers, calls=calls, replicates=replicates, seed=seed,
-                                progress=progress) for name, layers in NESTINGS.items()]
-    checks = [check_nqm(m) for m in measurements]
-
+    measurements, curves, vmap = data.measurements, data.curves, data.vmap
+    lr, dim = measurements[0].lr, len(measurements[0].h)
     closed_forms = [predicted_variance(m.layers, m.lr, m.h, m.s) for m in measurements]
-    figures = [steady_state_figure(measurements, closed_forms, out / "nqm_steady_state.png")]
     rows = []
     for m, closed in zip(measurements, closed_forms):
         stderr = m.final_sq.std(axis=0, ddof=1) / math.sqrt(len(m.final_sq))
         rows += [[m.name, format_layers(m.layers), i + 1, m.h[i], m.s[i], closed[i], m.exact[i],
                   m.final_sq[:, i].mean(), stderr[i]] for i in range(len(m.h))]
-    data = [write_csv(out / "nqm_steady_state.csv", ["nesting", "layers", "i", "h", "s", "V_closed_form",
-                                                      "V_recurrence", "V_monte_carlo", "V_monte_carlo_stderr"],
-                      rows)]
-
-    curves = loss_over_time()
-    figures.append(loss_over_time_figure(curves, LR, BUDGET, f"Noisy quadratic model, h_i = s_i^2 = 1/i, "
-                                         f"d = {DIM}, x0 = 1", out / "nqm_loss_over_time.png"))
-    data.append(write_csv(out / "nqm_loss_over_time.csv",
-                          ["nesting", "layers", "framing", "lr", "oracle_calls", "expected_loss"],
-                          [[c.name, format_layers(c.layers), framing, lr, int(n), value]
-                           for c in curves for framing, lr, values in (("matched", LR, c.matched),
-                                                                        ("best", c.best_lr, c.best))
-                           for n, value in zip(c.calls, values)]))
-    data.append(write_csv(out / "nqm_lr_grid.csv", ["nesting", "layers", "lr", "expected_loss_at_budget"],
-                          [[c.name, format_layers(c.layers), lr, value]
-                           for c in curves for lr, value in zip(LR_GRID, c.final_by_lr)]))
-
-    vmap = variance_map()
-    figures.append(variance_map_figure(vmap, out / "nqm_variance_map.png"))
     columns = [axis.ravel() for axis in np.meshgrid(vmap.ks, vmap.alphas, vmap.eta_h, indexing="ij")]
     columns += [vmap.la_over_sgd.ravel(), vmap.mla_over_la.ravel()] + [vmap.per_call[n].ravel() for n in NESTINGS]
-    data.append(write_csv(out / "nqm_variance_map.csv",
-                          ["k", "alpha", "eta_h", "V_LA_over_V_SGD", "V_MLA_over_V_LA"]
-                          + [f"per_call_{name}" for name in NESTINGS], zip(*columns)))
-
-    data.append(out / "nqm.json")
-    for check in checks:
-        check.figures, check.data = [str(path) for path in figures], [str(path) for path in data]
-    summary = {"checks": [check.to_dict(out) for check in checks],
-               "loss_over_time": {"budget_oracle_calls": BUDGET, "matched_lr": LR, "x0": 1.0,
+    figures = [Figure("nqm_steady_state.png", lambda path: steady_state_figure(measurements, closed_forms, path)),
+               Figure("nqm_loss_over_time.png", lambda path: loss_over_time_figure(
+                   curves, lr, BUDGET, f"Noisy quadratic model, h_i = s_i^2 = 1/i, d = {dim}, x0 = 1", path)),
+               Figure("nqm_variance_map.png", lambda path: variance_map_figure(vmap, path))]
+    tables = [Table("nqm_steady_state.csv", ("nesting", "layers", "i", "h", "s", "V_closed_form", "V_recurrence",
+                                             "V_monte_carlo", "V_monte_carlo_stderr"), rows),
+              Table("nqm_loss_over_time.csv", ("nesting", "layers", "framing", "lr", "oracle_calls", "expected_loss"),
+                    [[c.name, format_layers(c.layers), framing, eta, int(n), value]
+                     for c in curves for framing, eta, values in (("matched", lr, c.matched), ("best", c.best_lr, c.best))
+                     for n, value in zip(c.calls, values)]),
+              Table("nqm_lr_grid.csv", ("nesting", "layers", "lr", "expected_loss_at_budget"),
+                    [[c.name, format_layers(c.layers), eta, value] for c in curves
+                     for eta, value in zip(LR_GRID, c.final_by_lr)]),
+              Table("nqm_variance_map.csv", ("k", "alpha", "eta_h", "V_LA_over_V_SGD", "V_MLA_over_V_LA")
+                    + tuple(f"per_call_{name}" for name in NESTINGS), list(zip(*columns)))]
+    for check in results:
+        check.figures = [figure.name for figure in figures]
+        check.data = [table.name for table in tables] + ["nqm.json"]
+    summary = {"checks": results,
+               "loss_over_time": {"budget_oracle_calls": BUDGET, "matched_lr": lr, "x0": 1.0,
                                   "best_lr": {c.name: c.best_lr for c in curves},
                                   "loss_at_budget_matched": {c.name: float(c.matched[-1]) for c in curves},
                                   "loss_at_budget_best": {c.name: float(c.best[-1]) for c in curves},
                                   "steady_state_matched": {c.name: c.floor for c in curves}}}
-    write_json(out / "nqm.json", summary)
-    return checks
+    return figures + tables + [Document("nqm.json", summary)]
+
+
+GROUP = CheckGroup(
+    name="nqm", claims=(C6,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=40.0,
+    summary="claim C6: the noisy quadratic model's steady state, loss over time, variance map",
+    description="Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et al.'s noisy "
+                "quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment recurrences and Monte Carlo; "
+                "plot the exact expected loss against oracle calls and map the variance reduction and its cost in "
+                "convergence speed.",
+    full_help="a 400000-call window and 256 replicates")

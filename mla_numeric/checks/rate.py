@@ -1,51 +1,68 @@
 """Claims C1 and C2: the O(1/sqrt(T)) stationarity rate and the explicit bound, side by side.
 
-Setting: f L-smooth with f >= f_low; an oracle with E||G - grad f||^2 <= sigma^2 (Gaussian noise,
-or minibatches drawn with replacement from a finite sum with a proven ``variance_bound``).
-
-For each T of a geometric sweep the optimizer runs T top-level iterations at eta = c / sqrt(T), with
-c chosen so that the bound's step condition 2 L eta P K + L^2 eta^2 K (K-1) <= 1 holds at every T.
-Per replicate r, A_r(T) = (1/T) sum_{t<T} ||grad f(phi_t)||^2 (exact gradient norms at the slow
-weights); A(T) is their mean.
-
-- C1 (Pushkin & Barba, Theorem for two layers; any depth here): A(T) decays at least like
-  T^(-1/2). Measured: the least-squares slope of log A(T) on log T, with a 95 % bootstrap
-  interval (replicates resampled jointly across T, 2000 resamples). Holds when the upper end is at
-  most -1/2 + ``tolerance`` (0.05); fails when the lower end is above it; else inconclusive.
-- C2 (theory/convergence.md, an upper bound): A(T) <= 2 Delta / (eta P K T) + 2 L eta P sigma^2
-  + L^2 eta^2 (K - 1) sigma^2. Measured at the T where A(T) is closest to its bound, with
-  Student-t confidence limits at level 1 - 0.05 / len(Ts) per T (Bonferroni: family-wise error
-  below 5 %). Holds when every upper limit is below its bound; fails when some lower limit is
-  above. A bound looser than 10 times the measurement at every T checks little: that verdict is
-  inconclusive.
-
-Quadratics with Gaussian noise also get A(T) exactly from the moment recurrences (moments.py).
+Setting
+    f L-smooth with f >= f_low; an oracle with E||G - grad f||^2 <= sigma^2 (Gaussian noise, or
+    minibatches drawn with replacement from a finite sum with a proven ``variance_bound``). For
+    each T of a geometric sweep the optimizer runs T top-level iterations at eta = c / sqrt(T), c
+    chosen so that the step condition 2 L eta P K + L^2 eta^2 K (K-1) <= 1 holds at every T. Per
+    replicate r, A_r(T) = (1/T) sum_{t<T} ||grad f(phi_t)||^2 at the slow weights; A(T) is their
+    mean. The nesting checked, one-layer Lookahead (5, 0.5) and SGD run at equal oracle calls.
+Claim
+    C1: A(T) decays at least like T^(-1/2). C2: A(T) <= 2 Delta / (eta P K T) + 2 L eta P sigma^2
+    + L^2 eta^2 (K - 1) sigma^2.
+Source
+    C1: Pushkin & Barba (2021), two-layer MLA; Wang et al. (2020) for n = 1. C2:
+    theory/convergence.md (any depth).
+How it is decided
+    C1 (rule ``rate``): the least-squares slope of log A(T) on log T with a 95 % percentile
+    bootstrap interval (replicates resampled jointly across T); the limit is -1/2 + ``TOLERANCE``.
+    C2 (rule ``bound``): Student-t limits per T at family-wise level 95 % (Bonferroni over the
+    sweep); a bound looser than ``LOOSEST_USEFUL_BOUND`` times the measurement at every T checks
+    little and is inconclusive. Quadratics with Gaussian noise also get A(T) exactly (moments.py).
+Negative control
+    C2 with the bound divided by 10 fails; a constant eta or eta ~ T^(-1/4) at sigma = 5 fails C1
+    (tests/test_rate.py).
+Example
+    >>> from mla_numeric.checks.registry import group
+    >>> rate = group("rate")
+    >>> data, results = rate.run(rate.preset("quick", objectives=("quadratic",)))  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from ..engine import simulate
-from ..files import write_csv, write_json
 from ..moments import quadratic_moments
 from ..objectives import diagonal_quadratic, logistic_nonconvex, robust_regression, separable_wells
 from ..objectives.base import Objective
 from ..oracles import GAUSSIAN, REPLACEMENT, GaussianNoise, WithReplacement
-from ..spec import MLA, format_layers
+from ..spec import MLA, format_layers, parse_layers
 from ..symbolic import convergence_bound, max_lr
+from . import stats
+from .group import CheckGroup, Claim, Document, Figure, Option, Table
 from .result import CheckResult
 
-__all__ = ["RateSweep", "rate_sweep", "check_rate", "check_bound", "oracle_variance"]
+__all__ = ["RateSweep", "RatePreset", "rate_sweep", "check_rate", "check_bound", "oracle_variance", "GROUP"]
 
 BOOTSTRAP_RESAMPLES = 2000
+TOLERANCE = 0.05             # C1 holds when the slope's upper limit is at most -1/2 + TOLERANCE
 LOOSEST_USEFUL_BOUND = 10.0  # a bound above 10 x the measurement at every T checks little
-SOURCE_C1 = "Pushkin & Barba (2021), convergence of two-layer MLA; Wang et al. (2020) for n = 1"
-SOURCE_C2 = "theory/convergence.md (claim C2 of THEORY.md)"
+FAILURE_PROBABILITY = 0.05   # family-wise, per sweep, of the C2 limits
+C1 = Claim("C1", "Rate O(1/sqrt(T))",
+           "(1/T) sum_{t<T} E||grad f(phi_t)||^2 decays at least like T^(-1/2) with eta = c / sqrt(T)",
+           "Pushkin & Barba (2021), convergence of two-layer MLA; Wang et al. (2020) for n = 1", "rate",
+           f"the log-log slope over a sweep of T, with a {BOOTSTRAP_RESAMPLES}-resample bootstrap 95 % "
+           f"interval; {stats.RULES['rate']}, the limit being -1/2 + {TOLERANCE:g}")
+C2 = Claim("C2", "Explicit convergence bound, any depth",
+           "(1/T) sum_{t<T} E||grad f(phi_t)||^2 <= 2 Delta/(eta P K T) + 2 L eta P sigma^2 "
+           "+ L^2 eta^2 (K-1) sigma^2 when 2 L eta P K + L^2 eta^2 K (K-1) <= 1",
+           "theory/convergence.md (claim C2 of THEORY.md)", "bound",
+           f"Student-t limits per T at family-wise level {1 - FAILURE_PROBABILITY:.0%} (Bonferroni over "
+           f"the sweep); {stats.RULES['bound']}; a bound more than {LOOSEST_USEFUL_BOUND:g} times the "
+           f"measurement at every T is inconclusive")
 
 
 @dataclass
@@ -84,7 +101,8 @@ class RateSweep:
     @property
     def t_quantile(self) -> float:
         """Student-t quantile for 95 % family-wise confidence over the sweep (Bonferroni)."""
-        return float(stats.t.ppf(1 - 0.05 / (2 * len(self.Ts)), len(self.averages) - 1))
+        return stats.student_t_quantile(stats.bonferroni(FAILURE_PROBABILITY, len(self.Ts)),
+                                        len(self.averages) - 1)
 
     def setting(self) -> dict:
         optimizer = MLA(self.layers)
@@ -136,28 +154,17 @@ def rate_sweep(objective: Objective, layers, oracle, Ts, replicates: int = 32, c
                      np.array(exact) if quadratic_exact else None)
 
 
-def _slope(Ts, values) -> float:
-    return float(np.polyfit(np.log(Ts), np.log(values), 1)[0])
-
-
-def check_rate(sweep: RateSweep, tolerance: float = 0.05, seed: int = 0) -> CheckResult:
+def check_rate(sweep: RateSweep, tolerance: float = TOLERANCE, seed: int = 0) -> CheckResult:
     """C1: the log-log slope of A(T) is at most -1/2 (+ tolerance), with a bootstrap interval."""
     if np.any(~np.isfinite(sweep.averages)):
         raise ValueError("some replicates diverged; the rate check needs every replicate finite")
-    measured = _slope(sweep.Ts, sweep.mean)
-    rng = np.random.default_rng(seed)
-    R = len(sweep.averages)
-    slopes = [_slope(sweep.Ts, sweep.averages[rng.integers(0, R, R)].mean(axis=0))
-              for _ in range(BOOTSTRAP_RESAMPLES)]
-    low, high = np.percentile(slopes, [2.5, 97.5])
+    measured, low, high = stats.bootstrap_slope_interval(sweep.Ts, sweep.averages, BOOTSTRAP_RESAMPLES, seed=seed)
     limit = -0.5 + tolerance
-    verdict = "holds" if high <= limit else "fails" if low > limit else "inconclusive"
     return CheckResult(
-        claim="C1", statement="(1/T) sum_{t<T} E||grad f(phi_t)||^2 decays at least like T^(-1/2) "
-                              "with eta = c / sqrt(T)",
-        source=SOURCE_C1, setting={**sweep.setting(), "tolerance": tolerance, "slope_limit": limit},
-        predicted=-0.5, kind="upper_bound", measured=measured, interval=(float(low), float(high)),
-        verdict=verdict)
+        claim="C1", statement=C1.statement, source=C1.source,
+        setting={**sweep.setting(), "tolerance": tolerance, "slope_limit": limit},
+        predicted=-0.5, kind=C1.kind, measured=measured, interval=(low, high),
+        verdict=stats.rate_verdict(low, high, limit))
 
 
 def check_bound(sweep: RateSweep, bound_scale: float = 1.0) -> CheckResult:
@@ -167,81 +174,123 @@ def check_bound(sweep: RateSweep, bound_scale: float = 1.0) -> CheckResult:
     upper, lower = sweep.mean + z * sweep.stderr, sweep.mean - z * sweep.stderr
     ratios = sweep.mean / bounds
     worst = int(np.argmax(upper / bounds))
-    if np.any(lower > bounds):
-        verdict = "fails"
-    elif np.all(upper < bounds):
-        verdict = "holds" if np.max(upper / bounds) >= 1 / LOOSEST_USEFUL_BOUND else "inconclusive"
-    else:
+    verdict = stats.bound_verdict(lower, upper, bounds)
+    if verdict == "holds" and np.max(upper / bounds) < 1 / LOOSEST_USEFUL_BOUND:
         verdict = "inconclusive"
     return CheckResult(
-        claim="C2", statement="(1/T) sum_{t<T} E||grad f(phi_t)||^2 <= 2 Delta/(eta P K T) + 2 L eta P sigma^2 "
-                              "+ L^2 eta^2 (K-1) sigma^2 when 2 L eta P K + L^2 eta^2 K (K-1) <= 1",
-        source=SOURCE_C2,
+        claim="C2", statement=C2.statement, source=C2.source,
         setting={**sweep.setting(), "bound": bounds.tolist(), "ratio_measured_to_bound": ratios.tolist(),
                  "bound_scale": bound_scale},
-        predicted=float(bounds[worst]), kind="upper_bound", measured=float(sweep.mean[worst]),
+        predicted=float(bounds[worst]), kind=C2.kind, measured=float(sweep.mean[worst]),
         interval=(float(lower[worst]), float(upper[worst])), verdict=verdict)
 
 
-# ---- the default run: `mla-check rate` and simulations/rate_check.py ----------------------------
+# ---- the group: `mla-check rate`, the report, simulations/rate_check.py --------------------------
 
-SIZES = {  # T sweep for the nesting checked (two decades at least), replicates
-    "quick": (np.geomspace(30, 3_000, 3), 8),
-    "default": (np.geomspace(30, 3_000, 5), 16),
-    "full": (np.geomspace(100, 100_000, 7), 64),
-}
 PAPER_LAYERS = ((5, 0.5), (5, 0.5))
+OBJECTIVES = ("quadratic", "robust-regression", "logistic-nonconvex", "wells")
 
 
-def default_objectives(names=None) -> list:
+@dataclass(frozen=True)
+class RatePreset:
+    """T sweep of the nesting checked (two decades at least; the others run at its oracle calls),
+    replicates, the nesting, the objectives and the Gaussian noise level."""
+
+    Ts: tuple
+    replicates: int
+    layers: tuple = PAPER_LAYERS
+    objectives: tuple = OBJECTIVES
+    sigma: float = 1.0
+
+
+PRESETS = {
+    "quick": RatePreset(tuple(np.geomspace(30, 3_000, 3)), 8),
+    "default": RatePreset(tuple(np.geomspace(30, 3_000, 5)), 16),
+    "full": RatePreset(tuple(np.geomspace(100, 100_000, 7)), 64),
+}
+
+
+def default_objectives(names=OBJECTIVES) -> list:
     """Three smooth non-convex objectives and one quadratic, sized for a laptop."""
     built = {"quadratic": lambda: diagonal_quadratic(5, 0, condition=4.0),
              "robust-regression": lambda: robust_regression(5, 0, m=16),
              "logistic-nonconvex": lambda: logistic_nonconvex(5, 0, m=16, lam=0.01),
              "wells": lambda: separable_wells(5, 0)}
-    names = list(built) if names is None else names
     unknown = [name for name in names if name not in built]
     if unknown:
         raise ValueError(f"the rate check has no default setting for {unknown}; choose from {', '.join(built)}")
     return [built[name]() for name in names]
 
 
-def run_rate_checks(out, objective_names=None, layers=PAPER_LAYERS, size: str = "default",
-                    sigma: float = 1.0, seed: int = 0, progress: bool | None = None) -> list:
-    """C1 and C2 for ``layers``, one-layer Lookahead and SGD at the same number of oracle calls,
-    on each default objective with Gaussian noise and (finite sums) minibatches with replacement.
-    Writes one figure, one CSV and one JSON per objective and oracle into ``out``."""
-    from ..plotting import rate_figure  # matplotlib only when figures are drawn
+@dataclass
+class RateCase:
+    """The sweeps of every optimizer on one objective and oracle."""
 
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    Ts, replicates = SIZES[size]
-    layers = MLA(layers).layers
+    objective: str
+    oracle: str
+    sweeps: list
+
+
+def measure(preset: RatePreset, seed: int = 0, progress: bool | None = None) -> list:
+    """[RateCase] for each objective, with Gaussian noise and (finite sums) minibatches with replacement;
+    the preset's nesting, one-layer Lookahead (5, 0.5) and SGD at the same number of oracle calls."""
+    layers = MLA(preset.layers).layers
     optimizers = [layers] + [other for other in (((5, 0.5),), ()) if other != layers]
-    calls = Ts * MLA(layers).K
-    out = Path(out)
-    results = []
-    for objective in default_objectives(objective_names):
-        oracles = [GaussianNoise(sigma)] + ([WithReplacement()] if objective.variance_bound else [])
+    calls = np.asarray(preset.Ts) * MLA(layers).K
+    cases = []
+    for objective in default_objectives(preset.objectives):
+        oracles = [GaussianNoise(preset.sigma)] + ([WithReplacement()] if objective.variance_bound else [])
         for oracle in oracles:
             sweeps = [rate_sweep(objective, spec, oracle, np.maximum(1, np.round(calls / MLA(spec).K)).astype(int),
-                                 replicates, seed=seed, progress=progress) for spec in optimizers]
-            stem = f"rate_{objective.name}_{oracle.name}"
-            figure = rate_figure(sweeps, out / f"{stem}.png", f"{objective.name}, {oracle.name} oracle")
-            rows = [[format_layers(s.layers), int(T), int(c), lr, m, e, b, lo, ex]
-                    for s in sweeps
-                    for T, c, lr, m, e, b, lo, ex in zip(s.Ts, s.calls, s.lrs, s.mean, s.stderr, s.bounds, s.minima,
-                                                         s.exact if s.exact is not None else [None] * len(s.Ts))]
-            table = write_csv(out / f"{stem}.csv", ["layers", "T", "oracle_calls", "lr", "A_mean", "A_stderr",
-                                                    "bound", "min_t_mean_grad_norm_sq", "A_exact"], rows)
-            checks = []
-            for sweep in sweeps:
-                for check in (check_rate(sweep), check_bound(sweep)):
-                    check.figures, check.data = [str(figure)], [str(table), str(out / f"{stem}.json")]
-                    if sweep.exact is not None:
-                        check.setting["exact_A"] = sweep.exact.tolist()
-                        check.setting["exact_agrees"] = sweep.exact_agrees()
-                    checks.append(check)
-            write_json(out / f"{stem}.json", [check.to_dict(out) for check in checks])
-            results += checks
+                                 preset.replicates, seed=seed, progress=progress) for spec in optimizers]
+            cases.append(RateCase(objective.name, oracle.name, sweeps))
+    return cases
+
+
+def judge(cases: list) -> list:
+    """C1 and C2 for every sweep."""
+    results = []
+    for case in cases:
+        for sweep in case.sweeps:
+            for check in (check_rate(sweep), check_bound(sweep)):
+                if sweep.exact is not None:
+                    check.setting["exact_A"] = sweep.exact.tolist()
+                    check.setting["exact_agrees"] = sweep.exact_agrees()
+                results.append(check)
     return results
+
+
+def artifacts(cases: list, results: list) -> list:
+    """Per objective and oracle: a figure of A(T) and its bounds, a CSV of the sweeps, a JSON of the checks."""
+    from ..plotting import rate_figure
+
+    files = []
+    for case in cases:
+        stem = f"rate_{case.objective}_{case.oracle}"
+        rows = [[format_layers(s.layers), int(T), int(c), lr, m, e, b, lo, ex]
+                for s in case.sweeps
+                for T, c, lr, m, e, b, lo, ex in zip(s.Ts, s.calls, s.lrs, s.mean, s.stderr, s.bounds, s.minima,
+                                                     s.exact if s.exact is not None else [None] * len(s.Ts))]
+        mine = [check for check in results if (check.setting["objective"], check.setting["oracle"])
+                == (case.objective, case.oracle)]
+        for check in mine:
+            check.figures, check.data = [f"{stem}.png"], [f"{stem}.csv", f"{stem}.json"]
+        files += [Figure(f"{stem}.png", lambda path, case=case: rate_figure(
+                      case.sweeps, path, f"{case.objective}, {case.oracle} oracle")),
+                  Table(f"{stem}.csv", ("layers", "T", "oracle_calls", "lr", "A_mean", "A_stderr", "bound",
+                                        "min_t_mean_grad_norm_sq", "A_exact"), rows),
+                  Document(f"{stem}.json", mine)]
+    return files
+
+
+GROUP = CheckGroup(
+    name="rate", claims=(C1, C2), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts,
+    cost=25.0, summary="claims C1 and C2: the O(1/sqrt(T)) rate and the explicit bound",
+    description="Sweep T over two decades with eta = c / sqrt(T) and check the log-log slope of (1/T) sum "
+                "E||grad f||^2 (C1) and the explicit bound (C2), for the given nesting, one-layer Lookahead "
+                "and SGD at equal oracle calls.",
+    full_help="three decades of T and 64 replicates",
+    options=(Option("--objective", "objectives", "NAME", f"one of {', '.join(OBJECTIVES)}; repeat for several "
+                    "(default: all four)", repeatable=True),
+             Option("--layers", "layers", "SPEC", "the nesting to check, k:alpha per layer, innermost first "
+                    "(default 5:0.5,5:0.5)", parse=lambda spec: tuple(parse_layers(spec)))))

@@ -1,24 +1,24 @@
-"""The result type shared by every claim check (C1..C6) and its JSON form."""
+"""The result type shared by every claim check and its JSON form."""
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["CheckResult", "VERDICTS", "KINDS", "setting_text", "verdict_row"]
+from .stats import KINDS
+
+__all__ = ["CheckResult", "VERDICTS", "setting_text", "verdict_row"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
-KINDS = ("tight", "upper_bound", "lower_bound")
 
 
 @dataclass
 class CheckResult:
     """One claim checked in one setting.
 
-    ``predicted`` is the theory's value (``kind="tight"``) or a bound on the measurement
-    (``kind="upper_bound"``: measured <= predicted; ``"lower_bound"``: measured >= predicted);
-    ``measured`` the simulation's estimate and ``interval`` its confidence interval.
+    ``predicted`` is the theory's value or bound, ``measured`` the estimate and ``interval`` its
+    confidence interval; ``kind`` names the verdict rule of ``stats`` that decided ``verdict``.
+    ``figures`` and ``data`` name files of the check group's folder (written by the report layer).
     """
 
     claim: str
@@ -39,10 +39,10 @@ class CheckResult:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
-    def to_dict(self, relative_to=None) -> dict:
-        """JSON-ready; figure and data paths relative to the folder ``relative_to`` if given."""
-        def path(p):
-            return str(p) if relative_to is None else os.path.relpath(p, relative_to)
+    def to_dict(self, folder: str | None = None) -> dict:
+        """JSON-ready; file names prefixed with ``folder/`` if given."""
+        def path(name):
+            return str(name) if folder is None else f"{folder}/{name}"
 
         return {"claim": self.claim, "statement": self.statement, "source": self.source,
                 "setting": self.setting, "predicted": _finite(self.predicted), "kind": self.kind,

@@ -30,21 +30,26 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import stats as distributions
 
 from ..engine import simulate
-from ..modified_flow import variance_gradient
+from .modified_flow import variance_gradient
 from ..objectives.base import Objective
 from ..objectives.finite_sum import valley_product
 from ..oracles import RandomReshuffling
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import reshuffled_coefficients
+from . import stats
 from .result import CheckResult
 
 __all__ = ["imbalance", "valley_start", "DriftSweep", "drift_sweep", "predicted_intercept",
-           "check_drift", "drift_ratio", "check_drift_ratio", "run_seed", "z_quantile", "MIN_FIT_P_VALUE"]
+           "check_drift", "drift_ratio", "check_drift_ratio", "run_seed", "z_quantile", "MIN_FIT_P_VALUE", "DRIFT_RULE"]
 
 MIN_FIT_P_VALUE = 0.01
+FAILURE_PROBABILITY = 0.05  # family-wise over the drift and drift-ratio rows
+DRIFT_RULE = (f"normal intervals at family-wise level {1 - FAILURE_PROBABILITY:.0%} (Bonferroni); "
+              f"{stats.RULES['equality']}; inconclusive when the cubic fit's chi-square test gives "
+              f"p < {MIN_FIT_P_VALUE:g}")
 FIT_TERMS = 4  # a cubic in eta: SGD's replicates are precise enough to see the eta^3 term
 SOURCE = "Smith et al. (2021) for SGD; THEORY.md C4/C5 (derived c_v) for Lookahead and MLA"
 
@@ -89,7 +94,7 @@ class DriftSweep:
         chi2 = float(np.sum(((design @ coefficients - self.rates) * weights) ** 2))
         self.fit = coefficients
         self.intercept_stderr = float(math.sqrt(covariance[0, 0]))
-        self.fit_p_value = float(stats.chi2.sf(chi2, len(self.lrs) - FIT_TERMS))
+        self.fit_p_value = float(distributions.chi2.sf(chi2, len(self.lrs) - FIT_TERMS))
 
     @property
     def intercept(self) -> float:
@@ -156,14 +161,13 @@ def predicted_intercept(sweep: DriftSweep) -> float:
 
 
 def z_quantile(rows: int) -> float:
-    """Two-sided normal quantile at family-wise level 5 % over ``rows`` intervals (Bonferroni)."""
-    return float(stats.norm.ppf(1 - 0.05 / (2 * rows)))
+    """Two-sided normal quantile at family-wise level 1 - ``FAILURE_PROBABILITY`` over ``rows``
+    intervals (Bonferroni)."""
+    return stats.normal_quantile(stats.bonferroni(FAILURE_PROBABILITY, rows))
 
 
 def _verdict(predicted, low, high, fit_ok: bool) -> str:
-    if not fit_ok:
-        return "inconclusive"
-    return "holds" if low <= predicted <= high else "fails"
+    return stats.equality_verdict(predicted, low, high) if fit_ok else "inconclusive"
 
 
 def check_drift(sweep: DriftSweep, z: float, c_var_over_eta: float | None = None) -> CheckResult:
@@ -176,7 +180,7 @@ def check_drift(sweep: DriftSweep, z: float, c_var_over_eta: float | None = None
                               "as eta -> 0: -(c_v/eta) grad q . grad V",
         source=SOURCE, setting={**sweep.setting(), "z": z,
                                 "c_var_over_eta": predicted / -sweep.direction},
-        predicted=predicted, kind="tight", measured=sweep.intercept, interval=(low, high),
+        predicted=predicted, kind="equality", measured=sweep.intercept, interval=(low, high),
         verdict=_verdict(predicted, low, high, sweep.fit_p_value >= MIN_FIT_P_VALUE))
 
 
@@ -202,5 +206,5 @@ def check_drift_ratio(deep: DriftSweep, shallow: DriftSweep, z: float, predicted
                                 "layers": f"{format_layers(deep.layers)} vs {format_layers(shallow.layers)}",
                                 "m": deep.cycles * MLA(deep.layers).K,
                                 "intercepts": [deep.intercept, shallow.intercept], "z": z},
-        predicted=predicted, kind="tight", measured=ratio, interval=(low, high),
+        predicted=predicted, kind="equality", measured=ratio, interval=(low, high),
         verdict=_verdict(predicted, low, high, fit_ok))

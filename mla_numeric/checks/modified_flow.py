@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .engine import simulate
-from .objectives.base import Objective
-from .oracles import GaussianNoise, PrescribedOrders, RandomReshuffling
-from .spec import MLA, check_positive
+from ..engine import simulate
+from ..objectives.base import Objective
+from ..oracles import GaussianNoise, PrescribedOrders, RandomReshuffling
+from ..spec import MLA, check_positive
 
 __all__ = ["variance_gradient", "flow_endpoint", "epoch_mean", "order_of_accuracy", "OrderResult", "local_curvature",
            "default_lrs", "EXACT_ORDERS_UP_TO"]

@@ -1,0 +1,2 @@
+"""The package version, in a module of its own so that the engine need not import the package root."""
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""The shape of a check group: its claims, presets, ``measure``, ``judge`` and the files it wants.
+
+A group is declared once, in its own module, as ``GROUP = CheckGroup(...)``; the registry lists
+the modules. ``measure`` and ``judge`` return numbers and plain data; ``artifacts`` only *names*
+the figures, tables and documents to write (``Figure``, ``Table``, ``Document``) and which results
+they belong to: the report layer (``mla_numeric.report``) writes them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .stats import KINDS
+
+__all__ = ["Claim", "Option", "Figure", "Table", "Document", "CheckGroup", "SIZES", "plain"]
+
+SIZES = ("quick", "default", "full")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of THEORY.md: ``kind`` selects the verdict rule of ``stats``; ``rule`` says it with
+    this claim's constants (generated from them where the group defines it)."""
+
+    id: str
+    title: str
+    statement: str
+    source: str
+    kind: str
+    rule: str
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option of the group's subcommand that overrides a field of its preset."""
+
+    flag: str
+    field: str
+    metavar: str
+    help: str
+    parse: Callable[[Any], Any] = lambda value: value
+    repeatable: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure to draw: ``draw(path)`` draws it and saves it at ``path`` (plotting/)."""
+
+    name: str
+    draw: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file: a header and rows."""
+
+    name: str
+    header: tuple
+    rows: list
+
+
+@dataclass(frozen=True)
+class Document:
+    """A JSON file: plain data, in which CheckResult objects stand for their ``to_dict()``."""
+
+    name: str
+    content: Any
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """One subcommand, one report section per claim, one subfolder of the report.
+
+    ``measure(preset, seed, progress) -> data``; ``judge(data) -> [CheckResult]``;
+    ``artifacts(data, results) -> [Figure | Table | Document]`` sets each result's ``figures`` and
+    ``data`` to the names of its files. ``requires``: modules of an optional extra; a group whose
+    extra is missing is reported as not installed.
+    """
+
+    name: str
+    summary: str
+    description: str
+    claims: tuple
+    presets: Mapping
+    measure: Callable
+    judge: Callable
+    artifacts: Callable = lambda data, results: []
+    cost: float = 1.0
+    options: tuple = ()
+    requires: tuple = ()
+    extra: str | None = None
+    full_help: str = "larger sweeps"
+
+    def __post_init__(self):
+        if set(self.presets) != set(SIZES):
+            raise ValueError(f"group {self.name!r} needs a preset for each size {SIZES}, got {sorted(self.presets)}")
+
+    def preset(self, size: str, **overrides):
+        """The preset of ``size``, with fields replaced by ``overrides`` (None: keep)."""
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+        changes = {key: value for key, value in overrides.items() if value is not None}
+        return dataclasses.replace(self.presets[size], **changes)
+
+    def configuration(self, preset) -> dict:
+        """The preset as plain JSON data: the cache key and summary.json's parameters."""
+        return plain(dataclasses.asdict(preset))
+
+    def missing(self) -> list:
+        """The required modules that cannot be imported (an optional extra not installed)."""
+        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+
+    def run(self, preset, seed: int = 0, progress: bool | None = None) -> tuple:
+        """(data, results): measure, then judge."""
+        data = self.measure(preset, seed, progress)
+        return data, self.judge(data)
+
+
+def plain(value):
+    """JSON-ready copy: tuples to lists, numpy scalars and arrays to Python numbers and lists."""
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if isinstance(v, (np.ndarray, np.generic))
+                                 else str(v)))
+
