@@ -198,7 +198,8 @@ def print_checks(checks) -> None:
     print(f"figures and data: {', '.join(folders)}")
 
 
-def print_table(checks: list, columns=("claim", "setting", "predicted", "measured", "interval", "verdict")) -> None:
+def print_table(checks: list, columns=("claim", "setting", "predicted", "measured", "interval", "verdict",
+                                       "control")) -> None:
     """One row per check (dictionaries), columns aligned."""
     rows = [verdict_row(check) for check in checks]
     widths = {column: max([len(column)] + [len(row[column]) for row in rows]) for column in columns}
@@ -214,7 +215,7 @@ def run_report(args) -> dict:
 def print_report(summary: dict) -> None:
     """The verdict table of every check, a tally per claim, and where the report is."""
     print_table(summary["checks"], ("claim", "source", "setting", "predicted", "measured", "interval", "verdict",
-                                    "figure"))
+                                    "control", "figure"))
     print()
     for claim, counts in report.tally(summary["checks"]).items():
         print(f"{claim}: " + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))

@@ -264,8 +264,13 @@ def report_markdown(summary: dict) -> str:
 def claim_table(checks) -> str:
     """A Markdown table of checks (their dictionaries): setting, predicted, measured, interval,
     verdict, figure."""
-    lines = ["| source | setting | predicted | measured | interval | verdict | figure |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += ["| {source} | {setting} | {predicted} | {measured} | {interval} | **{verdict}** | {figure} |".format(
-        **verdict_row(check)) for check in checks]
-    return "\n".join(lines)
+    lines = ["| source | setting | predicted | measured | interval | verdict | control | resolution | figure |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| {source} | {setting} | {predicted} | {measured} | {interval} | **{verdict}** | {control} | {resolution} "
+              "| {figure} |".format(**verdict_row(check)) for check in checks]
+    notes = [f"- {verdict_row(check)['setting']}: {check['note']}" for check in checks if check["note"]]
+    controls = sorted({control["description"] for check in checks for control in check["control"]})
+    resolutions = sorted({check["resolution"]["quantity"] for check in checks if check["resolution"]})
+    return "\n".join(lines + ([""] + notes if notes else [])
+                     + ["", "Controls (each run in the same setting; a holds stands only if its control is "
+                        "rejected): " + "; ".join(controls) + ".", "Resolution: " + "; ".join(resolutions) + "."])

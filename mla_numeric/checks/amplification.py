@@ -57,7 +57,7 @@ from ..spec import check_positive, format_layers
 from ..symbolic import ETA, N_CYCLES, Formula, reshuffled_coefficients
 from . import stats
 from .group import CheckGroup, Claim, Document, Figure, Table
-from .result import CheckResult
+from .result import CheckResult, Control, Resolution
 from .valley_drift import DRIFT_RULE, check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
 
 __all__ = ["FRAMINGS", "PAIRS", "COEFFICIENTS", "coefficients", "framed_ratio", "amplifies",
@@ -182,6 +182,12 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
     claim = bool(amplifies(deep, shallow))
     low = high = measured_ratio = math.nan
     verdict = stats.ratio_verdict(claim)
+    # the matched control: the deeper optimizer given the shallower one's coefficient (ratio 1), which
+    # never amplifies; derived values decide it exactly, a measurement only when its interval excludes 1
+    control = Control("the shallower optimizer's coefficient for the deeper one (ratio 1)", 1.0, None,
+                      (math.nan, math.nan), stats.ratio_verdict(bool(amplifies(shallow, shallow))))
+    resolution = Resolution("relative difference of the coefficients (exact arithmetic, rounding tolerance)",
+                            AMPLIFICATION_TOLERANCE)
     if measured is not None:
         if coefficient != "c_v":
             raise ValueError("the valley drift measures the c_v term only; pass measured=None for c_g")
@@ -191,6 +197,9 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
         measured_ratio, low, high = value * scale, (value - z * stderr) * scale, (value + z * stderr) * scale
         surely = (low > 1, high < 1) if shallow > 0 else (high < 0, low > 0)
         verdict = stats.ratio_verdict(claim, *surely)
+        control = Control(control.description, 1.0, measured_ratio, (low, high),
+                          "inconclusive" if low <= 1 <= high else "fails")
+        resolution = Resolution("ratio deep / shallow (interval width)", high - low)
     deeper, shallower = PAIRS[pair]
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
@@ -202,7 +211,8 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
                  "m": m, "layers": _pair_layers(pair, k, alpha), "c_deep_over_eta": deep,
                  "c_shallow_over_eta": shallow, "sign_change": bool(deep * shallow < 0),
                  "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)"},
-        predicted=ratio, kind="ratio", measured=measured_ratio, interval=(low, high), verdict=verdict)
+        predicted=ratio, kind="ratio", measured=measured_ratio, interval=(low, high), verdict=verdict,
+        control=[control], resolution=resolution)
 
 
 def _pair_layers(pair: str, k: int, alpha: float) -> str:

@@ -54,7 +54,7 @@ from ..spec import MLA, check_positive, format_layers
 from ..symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
 from . import stats
 from .group import CheckGroup, Claim, Document, Figure, Table
-from .result import CheckResult
+from .result import CheckResult, equality_control, relative_resolution
 
 __all__ = ["NESTINGS", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_variance",
            "exact_variance", "measure_nqm", "check_nqm", "loss_over_time", "variance_map",
@@ -90,6 +90,11 @@ def _check_steps(eta_h, name: str) -> np.ndarray:
 def _layer_values(layers) -> dict:
     return {name: value for i, (k, alpha) in enumerate(layers, start=1)
             for name, value in ((f"k_{i}", k), (f"alpha_{i}", alpha))}
+
+
+def folklore_variance() -> Formula:
+    """The folklore V_LA = alpha^2 V_SGD for one layer: a matched control that C6 must reject."""
+    return Formula(layer_symbols(1)[0][1] ** 2 * steady_state_variance([]).expr, "alpha^2 V_SGD")
 
 
 def predicted_variance(layers, lr: float, h, s, prediction=None) -> np.ndarray:
@@ -200,13 +205,20 @@ def check_nqm(measurement: NQMMeasurement, prediction=None,
     low, high = m.interval(failure_probability)
     deviation = float(np.max(np.abs(variance - m.exact) / m.exact))
     verdict = stats.equality_verdict(predicted, low, high) if deviation <= EXACT_RTOL else "fails"
+    resolution = relative_resolution("the steady-state loss", predicted, (low, high))
+    controls = [equality_control(f"the prediction off by the resolution ({resolution.value:.2%})",
+                                 predicted * (1 + resolution.value), m.mean, (low, high))]
+    if len(m.layers) == 1:
+        folklore = float(m.h @ predicted_variance(m.layers, m.lr, m.h, m.s, folklore_variance()) / 2)
+        controls.append(equality_control("the folklore V_LA = alpha^2 V_SGD", folklore, m.mean, (low, high)))
     setting = {**m.setting(), "prediction": "closed form" if prediction is None else "alternative",
                "failure_probability": failure_probability, "exact_loss": m.exact_loss,
                "max_relative_deviation_from_recurrence": deviation, "exact_rtol": EXACT_RTOL,
                "stderr": m.stderr}
     return CheckResult(claim=C6.id, statement=C6.statement, source=C6.source, setting=setting,
                        predicted=predicted, kind=C6.kind, measured=m.mean,
-                       interval=(float(low), float(high)), verdict=verdict)
+                       interval=(float(low), float(high)), verdict=verdict, control=controls,
+                       resolution=resolution)
 
 
 @dataclass

@@ -5,11 +5,50 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .stats import KINDS
+from .stats import KINDS, equality_verdict
 
-__all__ = ["CheckResult", "VERDICTS", "setting_text", "verdict_row"]
+__all__ = ["CheckResult", "Control", "Resolution", "VERDICTS", "equality_control", "relative_resolution",
+           "setting_text", "verdict_row"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Control:
+    """A matched control: in the same setting and run, the measurement judged against a claim (or
+    a premise) that is false there. ``verdict`` is its verdict under the claim's rule: the control
+    is rejected, and so shows that the check has power, when it is "fails"."""
+
+    description: str
+    predicted: float | None
+    measured: float | None
+    interval: tuple
+    verdict: str
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict == "fails"
+
+    def to_dict(self) -> dict:
+        return {"description": self.description, "predicted": _finite(self.predicted),
+                "measured": _finite(self.measured), "interval": [_finite(v) for v in self.interval],
+                "verdict": self.verdict, "rejected": self.rejected}
+
+
+def equality_control(description: str, predicted: float, measured: float, interval: tuple) -> Control:
+    """A control of an equality claim: the false ``predicted`` value judged against the interval."""
+    return Control(description, predicted, measured, interval, equality_verdict(predicted, *interval))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How fine the check is: the smallest deviation of ``quantity`` it detects in this run."""
+
+    quantity: str
+    value: float
+
+    def to_dict(self) -> dict:
+        return {"quantity": self.quantity, "value": _finite(self.value)}
 
 
 @dataclass
@@ -19,6 +58,9 @@ class CheckResult:
     ``predicted`` is the theory's value or bound, ``measured`` the estimate and ``interval`` its
     confidence interval; ``kind`` names the verdict rule of ``stats`` that decided ``verdict``.
     ``figures`` and ``data`` name files of the check group's folder (written by the report layer).
+
+    A "holds" stands only if every matched ``control`` was rejected in the same run; otherwise it
+    becomes "inconclusive" and ``note`` says why. ``resolution`` says how fine the check is.
     """
 
     claim: str
@@ -30,6 +72,9 @@ class CheckResult:
     measured: float
     interval: tuple
     verdict: str
+    control: list = field(default_factory=list)
+    resolution: Resolution | None = None
+    note: str = ""
     figures: list = field(default_factory=list)
     data: list = field(default_factory=list)
 
@@ -38,6 +83,12 @@ class CheckResult:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.verdict == "holds" and not self.control:
+            self.verdict, self.note = "inconclusive", "no matched control was run"
+        elif self.verdict == "holds" and not all(control.rejected for control in self.control):
+            kept = [control.description for control in self.control if not control.rejected]
+            self.verdict = "inconclusive"
+            self.note = f"no power in this setting: the control ({'; '.join(kept)}) was not rejected"
 
     def to_dict(self, folder: str | None = None) -> dict:
         """JSON-ready; file names prefixed with ``folder/`` if given."""
@@ -47,8 +98,18 @@ class CheckResult:
         return {"claim": self.claim, "statement": self.statement, "source": self.source,
                 "setting": self.setting, "predicted": _finite(self.predicted), "kind": self.kind,
                 "measured": _finite(self.measured), "interval": [_finite(v) for v in self.interval],
-                "verdict": self.verdict, "figures": [path(p) for p in self.figures],
+                "verdict": self.verdict, "note": self.note,
+                "control": [control.to_dict() for control in self.control],
+                "resolution": None if self.resolution is None else self.resolution.to_dict(),
+                "figures": [path(p) for p in self.figures],
                 "data": [path(p) for p in self.data]}
+
+
+def relative_resolution(quantity: str, reference: float, interval: tuple) -> Resolution:
+    """The interval's full width relative to ``reference``: a prediction that far from the truth is
+    rejected whenever the interval covers the truth."""
+    low, high = interval
+    return Resolution(f"relative error of {quantity}", float((high - low) / abs(reference)))
 
 
 def _finite(value):
@@ -74,8 +135,12 @@ def verdict_row(check: dict) -> dict:
     after its first parenthesis, e.g. "Smith et al. (2021)"."""
     low, high = check["interval"]
     cited = re.match(r"[^()]*\([^)]*\)", check["source"])
+    controls = check["control"]
+    resolution = check["resolution"]
     return {"claim": check["claim"], "source": cited.group(0) if cited else check["source"],
             "setting": setting_text(check["setting"]),
             "predicted": _cell(check["predicted"]), "measured": _cell(check["measured"]),
             "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": check["verdict"],
+            "control": "-" if not controls else "rejected" if all(c["rejected"] for c in controls) else "not rejected",
+            "resolution": "-" if resolution is None or resolution["value"] is None else f"{resolution['value']:.2g}",
             "figure": check["figures"][0] if check["figures"] else "-"}

@@ -40,7 +40,7 @@ from ..oracles import RandomReshuffling
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import reshuffled_coefficients
 from . import stats
-from .result import CheckResult
+from .result import CheckResult, equality_control, relative_resolution
 
 __all__ = ["imbalance", "valley_start", "DriftSweep", "drift_sweep", "predicted_intercept",
            "check_drift", "drift_ratio", "check_drift_ratio", "run_seed", "z_quantile", "MIN_FIT_P_VALUE", "DRIFT_RULE"]
@@ -160,6 +160,17 @@ def predicted_intercept(sweep: DriftSweep) -> float:
     return -c_var.evaluate(eta=1.0) * sweep.direction
 
 
+def shallower_intercept(sweep: DriftSweep) -> tuple:
+    """(description, intercept) of the matched control: the drift predicted with the coefficient of
+    the optimizer one layer shallower on the same m minibatches (for SGD: no regularizer, c_v = 0)."""
+    if not sweep.layers:
+        return "c_v = 0 (no implicit regularization)", 0.0
+    shallower = sweep.layers[:-1]
+    _, c_var = reshuffled_coefficients(shallower, sweep.cycles * MLA(sweep.layers).K // MLA(shallower).K)
+    return (f"c_v of {format_layers(shallower)} for {format_layers(sweep.layers)}",
+            -c_var.evaluate(eta=1.0) * sweep.direction)
+
+
 def z_quantile(rows: int) -> float:
     """Two-sided normal quantile at family-wise level 1 - ``FAILURE_PROBABILITY`` over ``rows``
     intervals (Bonferroni)."""
@@ -175,13 +186,16 @@ def check_drift(sweep: DriftSweep, z: float, c_var_over_eta: float | None = None
     derived coefficient, for negative controls)."""
     predicted = predicted_intercept(sweep) if c_var_over_eta is None else -c_var_over_eta * sweep.direction
     low, high = sweep.intercept - z * sweep.intercept_stderr, sweep.intercept + z * sweep.intercept_stderr
+    description, control = shallower_intercept(sweep)
     return CheckResult(
         claim="C5", statement="drift of q = w_1^2 - w_2^2 along the valley per unit flow time, over eta, "
                               "as eta -> 0: -(c_v/eta) grad q . grad V",
         source=SOURCE, setting={**sweep.setting(), "z": z,
                                 "c_var_over_eta": predicted / -sweep.direction},
         predicted=predicted, kind="equality", measured=sweep.intercept, interval=(low, high),
-        verdict=_verdict(predicted, low, high, sweep.fit_p_value >= MIN_FIT_P_VALUE))
+        verdict=_verdict(predicted, low, high, sweep.fit_p_value >= MIN_FIT_P_VALUE),
+        control=[equality_control(description, control, sweep.intercept, (low, high))],
+        resolution=relative_resolution("the drift intercept", predicted, (low, high)))
 
 
 def drift_ratio(deep: DriftSweep, shallow: DriftSweep) -> tuple:
@@ -207,4 +221,6 @@ def check_drift_ratio(deep: DriftSweep, shallow: DriftSweep, z: float, predicted
                                 "m": deep.cycles * MLA(deep.layers).K,
                                 "intercepts": [deep.intercept, shallow.intercept], "z": z},
         predicted=predicted, kind="equality", measured=ratio, interval=(low, high),
-        verdict=_verdict(predicted, low, high, fit_ok))
+        verdict=_verdict(predicted, low, high, fit_ok),
+        control=[equality_control(f"ratio 1: {deep.name} with {shallow.name}'s coefficient", 1.0, ratio, (low, high))],
+        resolution=relative_resolution("the drift ratio", predicted, (low, high)))

@@ -8,7 +8,7 @@ from scipy import stats
 
 from mla_numeric import MLA
 from mla_numeric.checks.nqm import (BUDGET, FAILURE_PROBABILITY, GROUP, LR, LR_GRID, NESTINGS, check_nqm,
-                                    exact_variance, loss_over_time, measure_nqm, predicted_variance, variance_map)
+                                    exact_variance, folklore_variance, loss_over_time, measure_nqm, predicted_variance, variance_map)
 from mla_numeric.report import run_group
 from mla_numeric.moments import cycle_maps, quadratic_moments
 from mla_numeric.objectives import noisy_quadratic, nqm_noise
@@ -20,7 +20,7 @@ CALLS, REPLICATES = GROUP.preset("quick").window_calls, GROUP.preset("quick").re
 NQM = noisy_quadratic(100)
 H, S = np.array(NQM.params["h"]), np.array(NQM.params["s"])
 # The negative control of the issue: the folklore V_LA = alpha^2 V_SGD, as a formula in alpha_1.
-FOLKLORE = Formula(layer_symbols(1)[0][1] ** 2 * steady_state_variance([]).expr, "alpha^2 V_SGD")
+FOLKLORE = folklore_variance()
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +169,13 @@ def test_bad_input_is_refused_with_the_allowed_range():
         variance_map(ks=[0, 5])
     with pytest.raises(ValueError, match="budget must be at least K = 25"):
         loss_over_time(budget=10)
+
+
+@pytest.mark.parametrize("name", list(NESTINGS))
+def test_every_row_carries_rejected_controls_and_a_resolution(measurements, name):
+    check = check_nqm(measurements[name])
+    descriptions = [control.description for control in check.control]
+    assert check.verdict == "holds" and all(control.rejected for control in check.control)
+    assert any("off by the resolution" in d for d in descriptions)
+    assert ("the folklore V_LA = alpha^2 V_SGD" in descriptions) == (name == "Lookahead")
+    assert 0 < check.resolution.value < 0.1  # the interval's relative width at the quick size

@@ -1,23 +1,15 @@
-"""Claims C3-C5 as claim checks: verdicts at the quick size, negative controls, files, CLI.
-
-The drift intervals are normal intervals with Bonferroni over the rows checked together
-(valley_drift.py); the order intervals come from the slope fits (modified_loss.py).
-"""
+"""Claim C5 (checks/amplification.py): derived ratios by framing, maps, table, valley-drift verdicts, CLI."""
 import json
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from mla_numeric.checks.amplification import (PAIRS, amplification_map, check_amplification, coefficients,
                                               drift_sweeps, framed_ratio, paper_table)
-from mla_numeric.checks.modified_loss import check_order, order_run, order_verdict
 from mla_numeric.checks.registry import group
-from mla_numeric.report import write_artifacts
-from mla_numeric.checks.valley_drift import DriftSweep, check_drift, check_drift_ratio, drift_sweep, z_quantile
+from mla_numeric.checks.valley_drift import check_drift_ratio
 from mla_numeric.cli import main
-from mla_numeric.objectives import robust_regression, valley
-from mla_numeric.checks.modified_flow import OrderResult, default_lrs, order_of_accuracy
+from mla_numeric.report import write_artifacts
 from mla_numeric.symbolic import full_batch_coefficient, reshuffled_coefficients
 
 
@@ -29,38 +21,9 @@ def _run_and_write(checked, out):
 
 
 @pytest.fixture(scope="module")
-def order_checks(tmp_path_factory):
-    out = tmp_path_factory.mktemp("modified-loss")
-    return out, _run_and_write(group("modified-loss"), out)
-
-
-@pytest.fixture(scope="module")
 def amplification_checks(tmp_path_factory):
     out = tmp_path_factory.mktemp("amplification")
     return out, _run_and_write(group("amplification"), out)
-
-
-def test_order_checks_hold_with_figures_and_data(order_checks):
-    out, checks = order_checks
-    assert {check.claim for check in checks} == {"C3", "C4"}
-    assert all(check.verdict == "holds" for check in checks), [c.setting for c in checks if c.verdict != "holds"]
-    for name in ("order_C3.png", "order_C4.png", "order_C3.csv", "order_C4.csv", "modified_loss.json"):
-        assert (out / name).stat().st_size > 0
-    assert len(json.loads((out / "modified_loss.json").read_text())) == len(checks)
-
-
-def test_modified_loss_without_the_variance_term_fails_the_reshuffled_check():
-    layers, objective = ((2, 0.5), (2, 0.5)), valley(2, 0, m=8)
-    order = order_run(objective, layers, cycles=2, with_variance=False)
-    assert check_order(order, objective, layers, cycles=2).verdict == "fails"
-
-
-def test_plain_flow_as_the_modified_loss_fails_the_full_batch_check():
-    # lambda = 0 (the plain flow) leaves an O(eta^2) error: the modified slope is about 2
-    layers, objective = ((2, 0.6),), robust_regression(3, 0)
-    x0 = objective.start() + 0.5
-    order = order_of_accuracy(objective, layers, default_lrs(objective, x0), lambda eta: (0.0, 0.0), x0)
-    assert check_order(order, objective, layers).verdict == "fails"
 
 
 def test_compiled_coefficients_equal_the_symbolic_derivation():
@@ -117,14 +80,6 @@ def test_valley_drift_rows_hold_and_the_claim_depends_on_the_framing(amplificati
         assert (out / name).stat().st_size > 0
 
 
-def test_drift_predicted_from_sgds_coefficient_fails_for_lookahead():
-    # z for a failure probability of 1e-4 when the implementation is correct (normal interval)
-    z = float(stats.norm.ppf(1 - 1e-4 / 2))
-    sweep = drift_sweep(valley(2, 0, m=10), "LA", ((5, 0.5),), np.geomspace(0.001, 0.016, 5), 400)
-    assert check_drift(sweep, z).verdict == "holds"
-    assert check_drift(sweep, z, c_var_over_eta=0.25).verdict == "fails"
-
-
 def test_amplification_verdict_from_the_derived_coefficients_alone():
     derived_only = check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50)
     assert derived_only.verdict == "holds" and np.isnan(derived_only.measured)
@@ -157,28 +112,6 @@ def test_drift_ratio_check_rejects_a_wrong_prediction(amplification_checks):
     assert check_drift_ratio(sweeps["LA"], sweeps["SGD"], ratio.setting["z"], 0.5).verdict == "fails"
 
 
-def test_a_drift_fit_that_is_not_a_cubic_is_inconclusive():
-    lrs = np.geomspace(0.001, 0.016, 6)
-    sweep = DriftSweep("SGD", (), 50, lrs, -0.9 + np.where(lrs > 0.005, 0.05, 0.0), np.full(6, 1e-4), 100, 2.0, 1.0)
-    assert sweep.fit_p_value < 0.01 and check_drift(sweep, z_quantile(1)).verdict == "inconclusive"
-
-
-def test_an_order_check_swamped_by_monte_carlo_noise_is_inconclusive():
-    lrs = np.geomspace(0.01, 0.08, 4)
-    order = OrderResult(lrs, lrs ** 3, lrs ** 2, lrs ** 3, 3.0, 2.0)  # noise as large as the error
-    assert order_verdict(order)[0] == "inconclusive"
-    assert order_verdict(OrderResult(lrs, lrs ** 3, lrs ** 2, 0 * lrs, 3.0, 2.0))[0] == "holds"
-
-
-def test_drift_sweep_rejects_bad_input():
-    with pytest.raises(ValueError, match="valley"):
-        drift_sweep(robust_regression(3, 0), "SGD", (), np.geomspace(0.001, 0.01, 5), 10)
-    with pytest.raises(ValueError, match="not a multiple of K"):
-        drift_sweep(valley(2, 0, m=7), "LA", ((5, 0.5),), np.geomspace(0.001, 0.01, 5), 10)
-    with pytest.raises(ValueError, match="at least 5 values"):
-        drift_sweep(valley(2, 0, m=5), "LA", ((5, 0.5),), [0.001, 0.01], 10)
-
-
 @pytest.mark.parametrize("command", ["modified-loss", "amplification"])
 def test_cli_runs_the_checks(command, tmp_path, capsys):
     assert main([command, "--quick", "--out", str(tmp_path), "--json"]) == 0
@@ -189,3 +122,20 @@ def test_cli_runs_the_checks(command, tmp_path, capsys):
 def test_cli_rejects_two_sizes(capsys):
     assert main(["amplification", "--quick", "--full"]) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_every_row_has_a_matched_control_and_a_resolution(amplification_checks):
+    _, checks = amplification_checks
+    for check in checks:
+        assert check.control and check.resolution is not None
+        if check.verdict == "holds":
+            assert all(control.rejected for control in check.control), check.setting
+    drift = {c.setting["optimizer"]: c for c in checks if "optimizer" in c.setting}
+    assert drift["LA"].control[0].description == "c_v of sgd for 5:0.5"
+    assert drift["SGD"].control[0].predicted == 0.0
+
+
+def test_a_measured_ratio_that_cannot_exclude_1_leaves_the_control_standing():
+    # an interval [0.9, 1.1] x 2 around 1: "amplifies" cannot be told from "the same coefficient"
+    check = check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50, (0.5, 0.05, 2.0))
+    assert check.control[0].verdict == "inconclusive" and check.verdict == "inconclusive"
