@@ -5,6 +5,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow  # each notebook starts a kernel and runs its checks
+
 THEORY = Path(__file__).resolve().parent.parent / "theory"
 NOTEBOOKS = sorted(THEORY.glob("*.ipynb"))
 

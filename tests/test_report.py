@@ -30,6 +30,7 @@ def schema():
     return json.loads(report.SCHEMA_PATH.read_text())
 
 
+@pytest.mark.slow  # the whole job at the quick size, once for these tests
 def test_summary_validates_and_covers_every_claim(quick_report):
     out, _ = quick_report
     summary = json.loads((out / "summary.json").read_text())
@@ -41,6 +42,7 @@ def test_summary_validates_and_covers_every_claim(quick_report):
             assert (out / path).is_file(), path
 
 
+@pytest.mark.slow  # the whole job at the quick size, once for these tests
 def test_the_schema_rejects_a_malformed_summary(quick_report):
     out, _ = quick_report
     summary = json.loads((out / "summary.json").read_text())
@@ -49,6 +51,7 @@ def test_the_schema_rejects_a_malformed_summary(quick_report):
         jsonschema.validate(summary, schema())
 
 
+@pytest.mark.slow  # the whole job at the quick size, once for these tests
 def test_report_markdown_has_the_table_and_every_claim(quick_report):
     out, _ = quick_report
     text = (out / "report.md").read_text()
@@ -59,6 +62,7 @@ def test_report_markdown_has_the_table_and_every_claim(quick_report):
         assert (out / link).is_file(), link
 
 
+@pytest.mark.slow  # the whole job at the quick size, once for these tests
 def test_a_second_run_reuses_the_cache_and_no_cache_runs_again(quick_report, tmp_path, capsys):
     out, cache = quick_report
     again = tmp_path / "again"
