@@ -11,6 +11,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from . import objectives, report
 from ._version import __version__
 from .checks import registry
@@ -25,8 +27,9 @@ class UsageError(Exception):
     """Bad arguments: reported in one line, exit status 2."""
 
 
-class NotInstalled(Exception):
-    """A check whose optional extra is missing: reported in one line, exit status 1."""
+class RunFailed(Exception):
+    """A run that could not give a result (an extra not installed, every replicate diverged): one
+    line, exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,25 +37,74 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# Options accepted before or after the subcommand, with the same meaning: (flags, dest, keywords).
+# Each is parsed into dest at the subcommand's level and into "top_" + dest before it; merge_options
+# joins the two and refuses one that does not apply to the chosen command.
+GLOBAL_OPTIONS = (
+    (("--quick",), "size", {"action": "store_const", "const": "quick", "help": "a smoke-test size"}),
+    (("--full",), "size", {"action": "store_const", "const": "full",
+                           "help": "publication-size sweeps (see each check's --help)"}),
+    (("--out",), "out", {"metavar": "DIR", "help": "output folder (default: mla-report, or "
+                                                   "mla-check-output/CHECK for one check)"}),
+    (("--force",), "force", {"action": "store_true", "help": "write into a non-empty folder that mla-check did "
+                                                            "not write, beside its files (never touching them)"}),
+    (("--seed",), "seed", {"type": int, "metavar": "N", "help": "base seed of the random streams (default 0)"}),
+    (("--json",), "json", {"action": "store_true", "help": "print JSON instead of a table or summary"}),
+    (("--no-cache",), "no_cache", {"action": "store_true", "help": "run every check even if a cached result "
+                                                                   "of the same configuration exists"}),
+    (("--cache-dir",), "cache_dir", {"metavar": "DIR", "help": "where results are cached (default "
+                                                               "$XDG_CACHE_HOME/mla-numeric or ~/.cache/mla-numeric)"}),
+)
+DEFAULTS = {"size": "default", "out": None, "force": False, "seed": 0, "json": False, "no_cache": False,
+            "cache_dir": None}
+CHECK_OPTIONS = {"size", "out", "force", "seed", "json"}
+APPLIES = {None: CHECK_OPTIONS | {"no_cache", "cache_dir"}, "simulate": {"seed", "json"}, "derive": {"json"},
+           "nqm-variance": {"json"}}  # every check group: CHECK_OPTIONS
+
+
+def _add_global_options(parser, prefix: str = "") -> None:
+    sizes = parser.add_mutually_exclusive_group()
+    for flags, dest, keywords in GLOBAL_OPTIONS:
+        target = sizes if dest == "size" else parser
+        target.add_argument(*flags, dest=prefix + dest, default=argparse.SUPPRESS, **keywords)
+
+
+def merge_options(args) -> argparse.Namespace:
+    """Join the global options given before and after the subcommand; refuse one given twice with
+    two values or one that does not apply to the command; fill in the defaults."""
+    applies = APPLIES.get(args.command, CHECK_OPTIONS)
+    names = {}
+    for flags, dest, _ in GLOBAL_OPTIONS:
+        names[dest] = names.get(dest, ()) + flags
+    for dest, flags in names.items():
+        before, after = getattr(args, "top_" + dest, None), getattr(args, dest, None)
+        shown = "/".join(flags)
+        if before is not None and after is not None and before != after:
+            raise UsageError(f"{shown} is given before and after {args.command} with different values; give it once")
+        value = after if after is not None else before
+        if value is not None and dest not in applies:
+            raise UsageError(f"{shown} does not apply to {args.command or 'the main job'}")
+        setattr(args, dest, DEFAULTS[dest] if value is None else value)
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     claims = list(registry.claims())
     parser = _Parser(prog="mla-check", description="Check the theory of nested (multilayer) Lookahead "
-                     f"numerically. Without a subcommand: run every claim check ({claims[0]}-{claims[-1]}), print the verdict "
-                     "table and write the report folder (report.md, summary.json, figures, data). Exit "
-                     "status 0 when every check ran, 1 when one could not run, 2 for bad arguments.")
+                     f"numerically. Without a subcommand: run every claim check ({claims[0]}-{claims[-1]}), "
+                     "print the verdict table and write the report folder (report.md, summary.json, figures, "
+                     "data). Exit status 0 when every check ran, 1 when one could not run, 2 for bad arguments. "
+                     "Options may stand before or after the subcommand.")
     parser.add_argument("--version", action="version", version=f"mla-check {__version__}")
-    _add_check_options(parser, "mla-report", "publication-size sweeps, with progress bars")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="run every check even if a cached result of the same configuration exists")
-    parser.add_argument("--cache-dir", default=None, metavar="DIR",
-                        help=f"where results are cached (default {report.default_cache_dir()})")
+    _add_global_options(parser, "top_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sim = commands.add_parser("simulate", help="simulate SGD, Lookahead or n-layer MLA on an objective",
                               description="Simulate an optimizer over many replicates and print the "
                               "mean and standard error of f(phi_t) and ||grad f(phi_t)||^2, t = 0..T.")
     sim.add_argument("--objective", default='robust-regression', metavar="NAME",
                      help=f"one of {', '.join(objectives.BUILTIN)} (default %(default)s)")
-    sim.add_argument("--dim", type=int, default=None, metavar="D", help="dimension (default: the family's own, e.g. 10; 2 for valley)")
+    sim.add_argument("--dim", type=int, default=None, metavar="D",
+                     help="dimension (default: the family's own, e.g. 10; 2 for valley)")
     sim.add_argument("--data-seed", type=int, default=0, metavar="N",
                      help="seed of the objective's data generator (default %(default)s)")
     sim.add_argument("--layers", default='5:0.5,5:0.5', metavar="SPEC",
@@ -61,27 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--lr", type=float, default=0.05, metavar="ETA",
                      help="inner learning rate eta > 0 (default %(default)s)")
     sim.add_argument("--T", type=int, default=200, help="top-level iterations (default %(default)s)")
-    sim.add_argument("--seeds", type=int, default=32, metavar="R",
-                     help="number of replicates, each with its own random stream (default %(default)s)")
+    sim.add_argument("--replicates", type=int, default=None, metavar="R",
+                     help="number of replicates, each with its own random stream (default 32)")
+    sim.add_argument("--seeds", type=int, default=None, help=argparse.SUPPRESS)  # the old name of --replicates
     sim.add_argument("--sigma", type=float, default=None, metavar="S",
-                     help="gaussian oracle: total noise level, E||G - grad f||^2 = S^2 (default 1). "
+                     help="gaussian oracle only: total noise level, E||G - grad f||^2 = S^2 (default 1). "
                           "For nqm without --sigma: the model's own noise, sd h_i s_i per coordinate")
     sim.add_argument("--oracle", default='gaussian', metavar="NAME",
                      help=f"one of {', '.join(ORACLES)} (default %(default)s)")
-    sim.add_argument("--seed", type=int, default=0, metavar="N",
-                     help="base seed of the replicates' random streams (default %(default)s)")
-    sim.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    _add_global_options(sim)
 
     derive = commands.add_parser("derive", help="print the derived K, P, D, modified-loss coefficients, "
                                  "bound and NQM variance ratio for a nesting",
-                                 description="Derive with sympy, for the given layers: K, P, the pair-weight "
+                                 description="Derive, for the given layers: K, P, the pair-weight "
                                  "sum D, the modified-loss coefficients divided by eta (full batch lambda; "
                                  "reshuffled c_g, c_v), the convergence bound with its step condition, and "
                                  "the NQM variance ratio V / V_SGD as a function of beta = 1 - eta h.")
     derive.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
     derive.add_argument("--cycles-per-epoch", type=int, default=1, metavar="N",
                         help="top-level cycles per reshuffled epoch (m = N K batches; default %(default)s)")
-    derive.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    _add_global_options(derive)
 
     nqm = commands.add_parser("nqm-variance", help="steady-state variance on one coordinate of the noisy "
                               "quadratic model", description="Closed-form steady-state variance of the slow "
@@ -90,28 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     nqm.add_argument("--lr", type=float, required=True, metavar="ETA", help="inner learning rate eta > 0")
     nqm.add_argument("--curvature", type=float, required=True, metavar="H", help="curvature h > 0")
     nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
-    nqm.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    _add_global_options(nqm)
 
     for checked in registry.groups().values():
-        command = commands.add_parser(checked.name, help=checked.summary, description=checked.description)
+        command = commands.add_parser(checked.name, help=checked.summary,
+                                      description=f"{checked.description} --full: {checked.full_help}.")
         for option in checked.options:
             command.add_argument(option.flag, dest=option.field, metavar=option.metavar,
                                  action="append" if option.repeatable else "store", help=option.help)
-        _add_check_options(command, f"mla-check-output/{checked.name}", checked.full_help)
+        _add_global_options(command)
     return parser
 
 
-def _add_check_options(parser, out: str, full: str) -> None:
-    """--quick / --full, --out, --seed and --json: the options of every claim check."""
-    sizes = parser.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", dest="size", action="store_const", const="quick", help="a smoke-test size")
-    sizes.add_argument("--full", dest="size", action="store_const", const="full", help=full)
-    parser.add_argument("--out", default=out, metavar="DIR", help="folder for figures and data (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="base seed (default %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print the check results as JSON")
+GROWTH = 100.0  # a mean loss this many times its start (plus 1) is flagged as unstable
 
 
 def run_simulation(args):
+    if args.seeds is not None and args.replicates is not None:
+        raise UsageError("--seeds is the old name of --replicates; give --replicates only")
+    if args.seeds is not None:
+        print("mla-check: note: --seeds is now --replicates (a count; --seed is the base seed)", file=sys.stderr)
+    replicates = next((r for r in (args.replicates, args.seeds) if r is not None), 32)
+    if args.sigma is not None and args.oracle != "gaussian":
+        raise UsageError(f"--sigma applies to the gaussian oracle only; the {args.oracle} oracle's noise comes "
+                         f"from its minibatches")
     objective = objectives.make(args.objective, args.dim, args.data_seed)
     if args.oracle == "gaussian" and args.sigma is None and objective.name == "nqm":
         oracle = objectives.nqm_noise(objective)
@@ -120,10 +173,18 @@ def run_simulation(args):
     optimizer = MLA(parse_layers(args.layers), args.lr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = simulate(objective, optimizer, args.T, args.seeds, oracle, seed=args.seed,
-                          keep="summary")
+        result = simulate(objective, optimizer, args.T, replicates, oracle, seed=args.seed, keep="summary")
     for warning in caught:
         print(f"mla-check: warning: {warning.message}", file=sys.stderr)
+    loss = result.loss.mean
+    grown = np.flatnonzero(np.isfinite(loss) & (np.abs(loss) > GROWTH * (abs(loss[0]) + 1)))
+    if len(grown) and len(result.diverged) < len(result.replicates):
+        print(f"mla-check: warning: unstable run: the mean loss grew from {loss[0]:.3g} to {loss[grown[0]]:.3g} "
+              f"by step {grown[0]} (seed {args.seed}); lower --lr", file=sys.stderr)
+    if len(result.diverged) == len(result.replicates):
+        first = min(result.diverged, key=lambda event: event.step)
+        raise RunFailed(f"every replicate diverged (first: replicate {first.replicate}, seed {first.seed}, "
+                        f"step {first.step}); lower --lr")
     return result
 
 
@@ -180,15 +241,16 @@ def run_group(args) -> list:
     checked = registry.group(args.command)
     missing = checked.missing()
     if missing:
-        raise NotInstalled(f"the {checked.name} check needs {', '.join(missing)}, not installed: "
+        raise RunFailed(f"the {checked.name} check needs {', '.join(missing)}, not installed: "
                            f"pip install 'mla-numeric[{checked.extra}]'")
     overrides = {}
     for option in checked.options:
         value = getattr(args, option.field)
         if value is not None:
             overrides[option.field] = tuple(value) if option.repeatable else option.parse(value)
-    preset = checked.preset(args.size or "default", **overrides)
-    return report.run_group(checked, args.out, preset, args.seed, prefix=str(args.out))
+    preset = checked.preset(args.size, **overrides)
+    return report.run_group_folder(checked, f"mla-check-output/{checked.name}" if args.out is None else args.out, preset, args.seed,
+                                   force=args.force)
 
 
 def print_checks(checks) -> None:
@@ -198,24 +260,40 @@ def print_checks(checks) -> None:
     print(f"figures and data: {', '.join(folders)}")
 
 
-def print_table(checks: list, columns=("claim", "setting", "predicted", "measured", "interval", "verdict",
-                                       "control")) -> None:
-    """One row per check (dictionaries), columns aligned."""
+TABLE_WIDTH = 100
+TABLE_COLUMNS = ("claim", "setting", "predicted", "measured", "interval", "verdict", "control")
+
+
+def print_table(checks: list, columns=TABLE_COLUMNS, width: int = TABLE_WIDTH) -> None:
+    """One row per check (dictionaries), columns aligned, within ``width`` characters: the setting
+    is cut (with "~") where the row would be wider; report.md has the whole table."""
     rows = [verdict_row(check) for check in checks]
     widths = {column: max([len(column)] + [len(row[column]) for row in rows]) for column in columns}
+    excess = sum(widths.values()) + 2 * (len(columns) - 1) - width
+    if excess > 0 and "setting" in widths:
+        widths["setting"] = max(len("setting"), widths["setting"] - excess)
     for row in [dict(zip(columns, columns))] + rows:
-        print("  ".join(f"{row[column]:{widths[column]}}" for column in columns).rstrip())
+        cells = {column: _cut(row[column], widths[column]) for column in columns}
+        print("  ".join(f"{cells[column]:{widths[column]}}" for column in columns).rstrip())
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "~"
 
 
 def run_report(args) -> dict:
-    return report.run_all(args.out, args.size or "default", seed=args.seed, cache_dir=args.cache_dir,
-                          use_cache=not args.no_cache)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed, cache_dir=args.cache_dir,
+                                 use_cache=not args.no_cache, force=args.force)
+    for message in dict.fromkeys(str(warning.message) for warning in caught):  # each once, one line
+        print(f"mla-check: warning: {message}", file=sys.stderr)
+    return summary
 
 
 def print_report(summary: dict) -> None:
     """The verdict table of every check, a tally per claim, and where the report is."""
-    print_table(summary["checks"], ("claim", "source", "setting", "predicted", "measured", "interval", "verdict",
-                                    "control", "figure"))
+    print_table(summary["checks"])
     print()
     for claim, counts in report.tally(summary["checks"]).items():
         print(f"{claim}: " + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
@@ -241,18 +319,22 @@ GROUP_COMMAND = (run_group, print_checks, lambda results: results)  # every chec
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+        args = merge_options(build_parser().parse_args(sys.argv[1:] if argv is None else list(argv)))
         run, summarise, as_json = COMMANDS.get(args.command, GROUP_COMMAND)
         result = run(args)
     except (UsageError, ValueError) as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("mla-check: error: not enough memory for this run; lower --T or --seeds, or use --quick",
-              file=sys.stderr)
+        smaller = "--T or --replicates" if args.command == "simulate" else "the size (--quick)"
+        print(f"mla-check: error: not enough memory for this run; lower {smaller}", file=sys.stderr)
         return 2
-    except (OSError, NotInstalled) as error:  # an unwritable --out or cache, a missing extra
+    except RunFailed as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file-system problem while running
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"mla-check: error: {error.strerror or error}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mla-check: interrupted", file=sys.stderr)

@@ -28,8 +28,9 @@ from .checks import registry
 from .checks.group import SIZES, CheckGroup, Document, Figure, Table
 from .checks.result import CheckResult, verdict_row
 from .files import write_csv, write_json, write_text
+from .folders import building, check_output_folder, publish
 
-__all__ = ["run_all", "run_group", "write_artifacts", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally",
+__all__ = ["run_all", "run_group", "run_group_folder", "write_artifacts", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally",
            "report_markdown", "claim_table"]
 
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
@@ -70,6 +71,20 @@ def run_group(checked: CheckGroup, folder, preset, seed: int = 0, progress: bool
     prefixed as in ``write_artifacts``)."""
     data, results = checked.run(preset, seed, progress)
     return write_artifacts(folder, checked.artifacts(data, results), results, prefix)
+
+
+def run_group_folder(checked: CheckGroup, out, preset, seed: int = 0, progress: bool | None = None,
+                     force: bool = False) -> list:
+    """``run_group`` into a new output folder ``out``, published whole (see ``folders``)."""
+    out = check_output_folder(out, force)
+    build = building(out)
+    try:
+        results = run_group(checked, build, preset, seed, progress, prefix=str(out))
+        publish(build, out)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return results
 
 
 def default_cache_dir() -> Path:
@@ -127,7 +142,9 @@ def _store(cached: Path, folder: Path, results: list) -> None:
         os.replace(staging, cached)
     except OSError as error:
         if not cached.exists():  # else another run cached it first
-            warnings.warn(f"could not write the cache {cached}: {error}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"could not write the cache in {cached.parent} ({error.strerror or error}); "
+                          f"results are not cached (--cache-dir to choose another folder)", RuntimeWarning,
+                          stacklevel=2)
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -139,7 +156,7 @@ def _ensure(folder: Path) -> Path:
 
 
 def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None, cache_dir=None,
-            use_cache: bool = True, progress: bool | None = None) -> dict:
+            use_cache: bool = True, progress: bool | None = None, force: bool = False) -> dict:
     """Run every check group (or ``groups``), write the report folder ``out`` and return its summary.
 
     A group that raises is recorded under ``failures`` with its error and the others still run.
@@ -158,8 +175,8 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     if unknown:
         raise ValueError(f"unknown check group {unknown}; choose from {', '.join(known)}")
     cache_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
-    out = Path(out)
-    build = Path(tempfile.mkdtemp(dir=_ensure(out.resolve().parent), prefix=f".{out.name}.building-"))
+    out = check_output_folder(out, force)
+    build = building(out)
     try:
         checks, timings, failures, cached, skipped = [], {}, {}, [], {}
         weights = {group: known[group].cost for group in groups}
@@ -198,31 +215,11 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
                            {claim.id: claim.title for claim in registry.claims().values()})
         write_json(build / "summary.json", summary)
         write_text(build / "report.md", report_markdown(summary))
-        _swap(build, out)
+        publish(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
     return summary
-
-
-def _swap(build: Path, out: Path) -> None:
-    """Replace ``out`` by ``build`` with renames: the old report stays whole until the last moment,
-    and comes back if the new one cannot take its place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(build, 0o777 & ~umask)  # mkdtemp makes it private
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(build, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def tally(checks) -> dict:

@@ -21,7 +21,7 @@ def run_cli(*args):
 
 def test_simulate_json(capsys):
     assert main(["simulate", "--objective", "quadratic", "--dim", "3", "--layers", "2:0.5,2:0.5",
-                 "--lr", "0.1", "--T", "4", "--seeds", "3", "--sigma", "0.5", "--seed", "9", "--json"]) == 0
+                 "--lr", "0.1", "--T", "4", "--replicates", "3", "--sigma", "0.5", "--seed", "9", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"config", "loss", "grad_norm_sq", "diverged"}
     for key in ("loss", "grad_norm_sq"):
@@ -35,7 +35,7 @@ def test_simulate_json(capsys):
 
 def test_simulate_json_reproduces_itself(capsys):
     args = ["simulate", "--objective", "valley", "--oracle", "reshuffle", "--layers", "sgd",
-            "--lr", "0.01", "--T", "5", "--seeds", "2", "--json"]
+            "--lr", "0.01", "--T", "5", "--replicates", "2", "--json"]
     main(args)
     first = capsys.readouterr().out
     main(args)
@@ -44,17 +44,17 @@ def test_simulate_json_reproduces_itself(capsys):
 
 
 def test_human_summary_and_default_run(capsys):
-    assert main(["simulate", "--objective", "wells", "--dim", "2", "--T", "8", "--seeds", "2"]) == 0
+    assert main(["simulate", "--objective", "wells", "--dim", "2", "--T", "8", "--replicates", "2"]) == 0
     out = capsys.readouterr().out
     assert "optimizer  5:0.5,5:0.5" in out and "diverged: 0 of 2" in out
 
 
-def test_divergence_is_reported_on_stderr(capsys):
+def test_divergence_is_reported_with_seed_and_step_and_exits_1_when_every_replicate_diverged(capsys):
     assert main(["simulate", "--objective", "quadratic", "--dim", "2", "--layers", "sgd",
-                 "--lr", "50", "--T", "300", "--seeds", "2", "--json"]) == 0
+                 "--lr", "50", "--T", "300", "--replicates", "2", "--json"]) == 1
     captured = capsys.readouterr()
-    assert "2 of 2 replicates diverged" in captured.err
-    assert [event["replicate"] for event in json.loads(captured.out)["diverged"]] == [0, 1]
+    assert "2 of 2 replicates diverged" in captured.err and captured.out == ""
+    assert "every replicate diverged (first: replicate 0, seed 0, step" in captured.err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -65,7 +65,7 @@ def test_divergence_is_reported_on_stderr(capsys):
     (["--lr", "0"], "lr (eta) must be a finite number > 0"),
     (["--lr", "nan"], "lr (eta) must be a finite number > 0"),
     (["--T", "0"], "T must be an integer >= 1"),
-    (["--seeds", "0"], "seeds (number of replicates) must be an integer >= 1"),
+    (["--replicates", "0"], "must be an integer >= 1"),
     (["--objective", "nope"], "unknown objective 'nope'"),
     (["--oracle", "nope"], "unknown oracle 'nope'"),
     (["--sigma", "-1"], "sigma must be a finite number >= 0"),
@@ -103,7 +103,7 @@ REBUILT = {
 
 @pytest.mark.parametrize("args", REBUILT.values(), ids=REBUILT.keys())
 def test_printed_config_reproduces_the_printed_means_exactly(args, capsys):
-    assert main(["simulate", *args, "--T", "6", "--seeds", "5", "--seed", "4", "--json"]) == 0
+    assert main(["simulate", *args, "--T", "6", "--replicates", "5", "--seed", "4", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     config = data["config"]
     assert config["seed"] == 4 and config["replicates"] == list(range(5))
@@ -132,7 +132,7 @@ def test_console_script_version(tmp_path):
 
 
 def test_console_script_simulate_json(tmp_path):
-    result = run_script(tmp_path, "simulate", "--T", "3", "--seeds", "2", "--json")
+    result = run_script(tmp_path, "simulate", "--T", "3", "--replicates", "2", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["config"]["T"] == 3 and data["config"]["replicates"] == [0, 1]
@@ -187,7 +187,7 @@ def test_a_reader_that_stops_early_is_not_an_error():
     with tempfile.TemporaryDirectory() as cwd:
         # about 1 MB of JSON, far beyond a pipe's buffer, so the writer meets the closed pipe
         process = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "simulate", "--objective", "quadratic",
-                                    "--dim", "2", "--T", "20000", "--seeds", "2", "--json"],
+                                    "--dim", "2", "--T", "20000", "--replicates", "2", "--json"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
         process.stdout.read(10)
         process.stdout.close()

@@ -199,8 +199,10 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
         verdict = stats.ratio_verdict(claim, *surely)
         control = Control(control.description, 1.0, measured_ratio, (low, high),
                           "inconclusive" if low <= 1 <= high else "fails")
+        prediction = stats.equality_verdict(ratio, low, high)
         resolution = Resolution("ratio deep / shallow (interval width)", high - low)
     deeper, shallower = PAIRS[pair]
+    measured_setting = {} if measured is None else {"prediction_verdict": prediction}
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
                               f"({COEFFICIENTS[coefficient]}) under {FRAMINGS[framing]}",
@@ -210,7 +212,8 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
                  "pair": pair, "coefficient": coefficient, "framing": framing, "k": k, "alpha": alpha,
                  "m": m, "layers": _pair_layers(pair, k, alpha), "c_deep_over_eta": deep,
                  "c_shallow_over_eta": shallow, "sign_change": bool(deep * shallow < 0),
-                 "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)"},
+                 "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)",
+                 **measured_setting},
         predicted=ratio, kind="ratio", measured=measured_ratio, interval=(low, high), verdict=verdict,
         control=[control], resolution=resolution)
 

@@ -130,6 +130,12 @@ def _cell(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _verdict_cell(check: dict) -> str:
+    """The verdict; where a row checks a claim on top of a measured prediction (C5), both."""
+    prediction = check["setting"].get("prediction_verdict")
+    return check["verdict"] if prediction is None else f"{check['verdict']} (pred. {prediction})"
+
+
 def verdict_row(check: dict) -> dict:
     """The table cells of one check (its ``to_dict()`` form) as short strings; the source is cut
     after its first parenthesis, e.g. "Smith et al. (2021)"."""
@@ -140,7 +146,7 @@ def verdict_row(check: dict) -> dict:
     return {"claim": check["claim"], "source": cited.group(0) if cited else check["source"],
             "setting": setting_text(check["setting"]),
             "predicted": _cell(check["predicted"]), "measured": _cell(check["measured"]),
-            "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": check["verdict"],
-            "control": "-" if not controls else "rejected" if all(c["rejected"] for c in controls) else "not rejected",
+            "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": _verdict_cell(check),
+            "control": "-" if not controls else "rejected" if all(c["rejected"] for c in controls) else "kept",
             "resolution": "-" if resolution is None or resolution["value"] is None else f"{resolution['value']:.2g}",
             "figure": check["figures"][0] if check["figures"] else "-"}

@@ -1,0 +1,82 @@
+"""folders.py: an output folder never costs a user a file, and is replaced whole or not at all."""
+import os
+
+import pytest
+
+from mla_numeric.folders import MARKER, FolderError, building, check_output_folder, publish
+
+
+def build_with(out, **files):
+    build = building(out)
+    for name, text in files.items():
+        (build / name).write_text(text)
+    return build
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_new_folder_is_created_with_its_marker(tmp_path):
+    out = check_output_folder(tmp_path / "new")
+    publish(build_with(out, **{"report.md": "one"}), out)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "report.md"]
+    assert [p.name for p in tmp_path.iterdir()] == ["new"]  # no hidden leftovers
+
+
+def test_a_previous_output_is_replaced_whole(tmp_path):
+    out = tmp_path / "report"
+    publish(build_with(check_output_folder(out), **{"a.md": "old", "b.md": "old"}), out)
+    publish(build_with(check_output_folder(out), **{"a.md": "new"}), out)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "a.md"] and (out / "a.md").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_a_users_folder_is_refused_and_left_alone(tmp_path):
+    out = tmp_path / "userdir"
+    out.mkdir()
+    (out / "important.txt").write_text("important\n")
+    with pytest.raises(FolderError, match=r"holds files mla-check did not write \(important.txt\).*--force"):
+        check_output_folder(out)
+    assert snapshot(out) == {"important.txt": b"important\n"}
+
+
+def test_force_writes_beside_a_users_files_and_never_touches_them(tmp_path):
+    out = tmp_path / "userdir"
+    out.mkdir()
+    (out / "important.txt").write_text("important\n")
+    publish(build_with(check_output_folder(out, force=True), **{"report.md": "one"}), out)
+    publish(build_with(check_output_folder(out, force=True), **{"report.md": "two"}), out)
+    assert (out / "important.txt").read_text() == "important\n" and (out / "report.md").read_text() == "two"
+    (out / "summary.json").unlink()  if (out / "summary.json").exists() else None
+    (out / "notes.md").write_text("mine")
+    with pytest.raises(FolderError, match="already holds notes.md"):
+        publish(build_with(out, **{"notes.md": "ours"}), out)
+    assert (out / "notes.md").read_text() == "mine"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("", "must name a folder"),
+    (".", "is the current folder or one of its parents"),
+    ("..", "is the current folder or one of its parents"),
+])
+def test_paths_that_would_replace_the_working_folder_are_refused(bad, message, tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(FolderError, match=message):
+        check_output_folder(bad)
+
+
+def test_a_file_is_not_a_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FolderError, match="is an existing file"):
+        check_output_folder(tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_parent_is_named(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(FolderError, match="not writable"):
+        check_output_folder(locked / "out")
