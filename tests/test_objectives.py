@@ -1,9 +1,14 @@
 """Every built-in objective: derivatives, finite-sum structure, f_low, L, validation, seeding."""
+import zlib
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from numba import njit
 
 from mla_numeric.objectives import BUILTIN, Objective, make
-from mla_numeric.objectives.finite_sum import valley, valley_product
+from mla_numeric.objectives.finite_sum import (_valley_component_grad, _valley_component_value,
+                                               valley, valley_product)
 from mla_numeric.objectives.nonconvex import logistic_nonconvex, robust_regression, separable_wells
 
 NAMES = list(BUILTIN)
@@ -219,3 +224,129 @@ def test_variance_bound_holds_at_random_points(name):
             g = objective.gradient(x)
             V = np.mean([np.sum((objective.component_gradient(x, a) - g) ** 2) for a in range(objective.m)])
             assert V <= objective.variance_bound * (1 + 1e-12)
+
+
+# ---------------------------------------------------------------- validation at construction
+# A user's objective as the README writes one: f(x) = ||x - c||^2 / 2 (L = 1, minimum 0 at the
+# start c = 0), data = (c, b), and variants with one thing wrong.
+
+@njit(cache=True)
+def _half_square(x, data):
+    return 0.5 * np.sum((x - data[0]) ** 2)
+
+
+@njit(cache=True)
+def _exact_grad(x, data, out):
+    out[:] = x - data[0]
+
+
+@njit(cache=True)
+def _biased_grad(x, data, out):
+    out[:] = x - data[0] + data[1]
+
+
+@njit(cache=True)
+def _exact_hvp(x, v, data, out):
+    out[:] = v
+
+
+@njit(cache=True)
+def _halved_hvp(x, v, data, out):
+    out[:] = 0.5 * v
+
+
+def user_objective(grad=_exact_grad, hvp=_exact_hvp, **changes):
+    dim = 4
+    bias = np.full(dim, 0.075)  # ||b||^2 = 4 * 0.075^2 = 0.0225, the issue's bias
+    fields = {"L": 1.0, "f_low": 0.0, **changes}
+    return Objective("mine", dim, (np.zeros(dim), bias), _half_square, grad, hvp, **fields)
+
+
+POINT = rf"at sample point \d of seed {zlib.crc32(b'mine')} "
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_builtin_passes_validation(name):
+    # make() validates; several sizes and data seeds, each at its own seeded sample points.
+    for dim in ([2] if name == "valley" else [1, 3, 20]):
+        for seed in range(3):
+            make(name, dim, seed)
+    make(name)  # the default size
+
+
+def test_the_correct_user_objective_passes():
+    assert user_objective().L == 1.0
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (dict(grad=_biased_grad),
+     r"the gradient differs from central differences of f by .*" + POINT
+     + r".*grad f is not the derivative of f; check grad$"),
+    (dict(hvp=_halved_hvp),
+     r"the Hessian-vector product differs from central differences of grad f by .*" + POINT
+     + r".*hvp is not the derivative of grad f; check hvp$"),
+    (dict(L=0.5),
+     r"\|\|grad f\(x\) - grad f\(y\)\|\| / \|\|x - y\|\| = 1 exceeds L = 0.5 by 1 \(relative\) "
+     + POINT + r".*L is not a smoothness constant; check L$"),
+    (dict(f_low=0.1),
+     r"f = 0 is below f_low = 0.1 by 0.1 at \(or within .* of\) sample point 0 of seed \d+ \(the start\): "
+     r"f_low is not a lower bound; check f_low$"),
+])
+def test_a_wrong_user_objective_is_rejected_naming_what_is_wrong(wrong, message):
+    with pytest.raises(ValueError, match=r"^objective 'mine': " + message):
+        user_objective(**wrong)
+
+
+@pytest.mark.parametrize("name, change, field", [
+    ("wells", dict(L=8.0), "L"),  # true L = 17, reached where cos(omega t) = 1
+    ("logistic-nonconvex", dict(L=0.1), "L"),
+    ("nqm", dict(f_low=0.1), "f_low"),  # minimum 0 at the start
+    ("robust-regression", dict(variance_bound=1e-3), "variance_bound"),
+])
+def test_a_builtin_with_wrong_metadata_is_rejected(name, change, field):
+    with pytest.raises(ValueError, match=rf"^objective '{name}': .* check {field}$"):
+        replace(make(name, 5), **change)
+
+
+@njit(cache=True)
+def _doubled_component_grad(w, a, data, out):
+    _valley_component_grad(w, a, data, out)
+    out[:] *= 2.0
+
+
+@njit(cache=True)
+def _shifted_component_value(w, a, data):
+    return _valley_component_value(w, a, data) + 1.0
+
+
+def test_wrong_components_are_rejected():
+    with pytest.raises(ValueError, match=r"the gradient differs from central differences of f_\d+ .*"
+                                         r"check component_grad$"):
+        replace(valley(), component_grad=_doubled_component_grad)
+    # derivatives right, but the components no longer average to f
+    with pytest.raises(ValueError, match=r"the mean of the 16 components differs from f by 1 .*"
+                                         r"f is not the mean of its components; check component_value$"):
+        replace(valley(), component_value=_shifted_component_value)
+
+
+def test_validate_false_skips_every_evaluation():
+    def never(*args):
+        raise AssertionError("evaluated")
+
+    huge = Objective("huge", 3, (), never, never, never, L=1.0, f_low=0.0, validate=False)
+    assert huge.L == 1.0
+    user_objective(grad=_biased_grad, L=0.5, f_low=0.1, validate=False)  # nothing checked
+    with pytest.raises(AssertionError, match="evaluated"):
+        Objective("huge", 3, (), never, never, never, L=1.0, f_low=0.0)
+    with pytest.raises(ValueError, match=r"x0 must have shape \(3,\)"):  # structure still checked
+        Objective("huge", 3, (), never, never, never, L=1.0, f_low=0.0, x0=np.zeros(2), validate=False)
+
+
+def test_validation_is_deterministic():
+    # The points come from a seed derived from the name: the same verdict, point and size each time.
+    messages = set()
+    for _ in range(3):
+        with pytest.raises(ValueError) as caught:
+            user_objective(grad=_biased_grad)
+        messages.add(str(caught.value))
+    assert len(messages) == 1

@@ -15,15 +15,18 @@ A finite sum f = (1/m) sum_a f_a also gives, for a component index a in 0..m-1,
 
 ``data`` is a tuple of NumPy arrays (the instance), ``L`` a global smoothness constant (or
 ``None`` with the reason), ``f_low`` a proven lower bound. Any family written this way plugs in.
+Construction checks the functions against each other and the metadata against the functions at
+a few seeded points (``validation.py``), unless ``validate=False``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 from numba import njit
 
 from .._numba import JIT
+from .validation import validate as validate_objective
 
 __all__ = ["Objective", "no_component", "no_component_hvp"]
 
@@ -73,6 +76,15 @@ class Objective:
     variance_bound : float, optional
         A proven bound on sup_x V(x), V = (1/m) sum_a ||grad f_a(x) - grad f(x)||^2: the sigma^2
         of the with-replacement oracle (finite sums only; None when there is none).
+    validate : bool, default True
+        Check, at 4 seeded points around ``x0`` (about 60 evaluations; ``validation.py`` has the
+        math and the tolerances), that grad is the derivative of value and hvp that of grad (and
+        likewise for the components, whose mean must be f), that gradient-difference quotients
+        stay below L, f above f_low and the minibatch variance below variance_bound; a failure
+        raises ValueError naming the quantity, the point and the size of the violation.
+        ``validate=False`` skips all of these, for objectives too costly to evaluate that often;
+        the checks of dim, x0, L_reason and the component functions still run. Not stored:
+        ``dataclasses.replace`` validates again unless given ``validate=False``.
     """
 
     name: str
@@ -91,10 +103,14 @@ class Objective:
     params: dict = field(default_factory=dict)
     x0: np.ndarray | None = None
     variance_bound: float | None = None
+    validate: InitVar[bool] = True
 
-    def __post_init__(self):
+    def __post_init__(self, validate):
         if self.dim < 1:
             raise ValueError(f"dim must be >= 1, got {self.dim}")
+        if self.x0 is not None and np.shape(self.x0) != (self.dim,):
+            raise ValueError(f"objective {self.name!r}: x0 must have shape ({self.dim},), "
+                             f"got {np.shape(self.x0)}")
         if self.L is None and not self.L_reason:
             raise ValueError(f"objective {self.name!r}: L is None, so L_reason must say why")
         if self.m > 0:
@@ -104,6 +120,8 @@ class Objective:
             if missing:
                 raise ValueError(f"objective {self.name!r}: a finite sum (m = {self.m}) needs "
                                  f"{' and '.join(missing)}")
+        if validate:
+            validate_objective(self)
 
     @property
     def is_finite_sum(self) -> bool:

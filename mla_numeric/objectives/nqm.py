@@ -35,7 +35,7 @@ def noisy_quadratic(dim: int = 100, seed: int = 0, *, h=None, s=None) -> Objecti
         raise ValueError("s (noise scales) must be >= 0")
     objective = diagonal_quadratic(dim, seed, h=h, xstar=np.zeros(dim), name="nqm")
     params = {"family": "nqm", "h": h.tolist(), "s": s.tolist()}
-    return replace(objective, params=params)
+    return replace(objective, params=params, validate=False)  # validated as built just above
 
 
 def nqm_noise(objective: Objective) -> GaussianNoise:
