@@ -246,6 +246,7 @@ def report_markdown(summary: dict) -> str:
     lines += ["| claim | holds | fails | inconclusive |", "| --- | --- | --- | --- |"]
     lines += [f"| {claim} | {c.get('holds', 0)} | {c.get('fails', 0)} | {c.get('inconclusive', 0)} |"
               for claim, c in counts.items()]
+    details = {claim.id: checked.details for checked in registry.groups().values() for claim in checked.claims}
     for claim in registry.claims().values():
         rows = [check for check in summary["checks"] if check["claim"] == claim.id]
         if not rows:
@@ -255,6 +256,7 @@ def report_markdown(summary: dict) -> str:
         figures = list(dict.fromkeys(figure for check in rows for figure in check["figures"]))
         lines += [f"![{Path(figure).stem}]({figure})" for figure in figures] + [""]
         lines += [claim_table(rows), "", "Sources: " + "; ".join(dict.fromkeys(check["source"] for check in rows)) + "."]
+        lines += ["", details[claim.id](rows)] if details[claim.id] else []
     return "\n".join(lines) + "\n"
 
 

@@ -100,6 +100,7 @@ class CheckGroup:
     requires: tuple = ()
     extra: str | None = None
     full_help: str = "larger sweeps"
+    details: Callable | None = None   # (check dictionaries of one claim) -> Markdown for report.md
 
     def __post_init__(self):
         if set(self.presets) != set(SIZES):

@@ -116,7 +116,8 @@ def _finite(value):
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-SETTING_KEYS = ("objective", "oracle", "layers", "cycles_per_epoch", "pair", "coefficient", "framing")
+SETTING_KEYS = ("implementation", "objective", "oracle", "layers", "cycles_per_epoch", "pair", "coefficient",
+                "framing")
 
 
 def setting_text(setting: dict) -> str:
@@ -147,6 +148,7 @@ def verdict_row(check: dict) -> dict:
             "setting": setting_text(check["setting"]),
             "predicted": _cell(check["predicted"]), "measured": _cell(check["measured"]),
             "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": _verdict_cell(check),
-            "control": "-" if not controls else "rejected" if all(c["rejected"] for c in controls) else "kept",
+            "control": "-" if not controls or check["verdict"] == "fails"
+            else "rejected" if all(c["rejected"] for c in controls) else "kept",
             "resolution": "-" if resolution is None or resolution["value"] is None else f"{resolution['value']:.2g}",
             "figure": check["figures"][0] if check["figures"] else "-"}

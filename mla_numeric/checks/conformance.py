@@ -1,0 +1,142 @@
+"""Claim C8: the Lookahead implementations people train with, nested as users nest them, compute
+nested Lookahead.
+
+Setting
+    optax's ``lookahead`` (nested literally, and with outer periods k_1 k_2 ... as optax counts
+    calls), ``torch_optimizer.Lookahead``, ``pytorch_optimizer.Lookahead``, timm's ``Lookahead`` and
+    this package's ``contrib`` optimizers, each built as its documentation suggests, at depths 1..3
+    (``ConformancePreset``: wells, d = 4, layers 3:0.6, 2:0.7, 2:0.8), driven in float64 with the
+    engine's gradients: exact, and noisy with the engine's noise of every oracle call.
+Claim
+    The implementation's fast iterate at every oracle call and its outermost slow weights after every
+    top-level cycle equal the engine's (``simulate(..., trajectory=True)``) to rounding.
+Source
+    THEORY.md (the algorithm); Zhang et al. (2019) for one layer; Pushkin & Barba (2021) for nesting.
+How it is decided
+    Rule ``bound``: the largest relative deviation over both runs must be at most
+    ``conformance.RTOL``; otherwise "fails", with the first deviating call and a diagnosis from the
+    known causes (periods counted in calls, inner slow weights not re-synchronised, slow weights
+    initialised late, interpolation direction, state reset), each run as a defective reference.
+    A library that does not import is "inconclusive" (not installed).
+Negative control
+    In the same setting and run, the reference with each known defect must part from the
+    implementation: a "holds" stands only if every defect would have been detected.
+    tests/test_conformance.py rejects a deliberately broken wrapper for each cause.
+Example
+    ``mla-check conformance --library optax --layers 3:0.6,2:0.7``
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..conformance import CAUSES, IMPLEMENTATIONS, RTOL, ConformancePreset, conformance_table
+from ..conformance.harness import CONFORMS, DEVIATES
+from ..spec import format_layers, parse_layers
+from . import stats
+from .group import CheckGroup, Claim, Document, Figure, Option
+from .result import CheckResult, Control, Resolution
+
+__all__ = ["C8", "ConformanceCheckPreset", "GROUP"]
+
+C8 = Claim("C8", "Library Lookahead implementations conform",
+           "with the engine's gradients, the implementation reproduces nested Lookahead's fast and slow "
+           "iterates to rounding", "THEORY.md; Zhang et al. (2019); Pushkin & Barba (2021)", "bound",
+           f"the largest relative deviation from the engine over exact and noisy gradients; "
+           f"{stats.RULES['bound']}, the bound being {RTOL:g}; a missing library is inconclusive")
+LIBRARIES = tuple(dict.fromkeys(implementation.library for implementation in IMPLEMENTATIONS))
+
+
+@dataclass(frozen=True)
+class ConformanceCheckPreset:
+    """The harness's preset, and the libraries to try (None: all)."""
+
+    harness: ConformancePreset
+    libraries: tuple | None = None
+    layers: tuple | None = None   # the nesting (depths 1..n of it); None: the harness's
+
+
+PRESETS = {"quick": ConformanceCheckPreset(ConformancePreset(cycles=4)),
+           "default": ConformanceCheckPreset(ConformancePreset()),
+           "full": ConformanceCheckPreset(ConformancePreset(cycles=48))}
+
+
+def measure(preset: ConformanceCheckPreset, seed: int = 0, progress=None):
+    """The C8 table: every chosen implementation at every depth, exact and noisy gradients."""
+    harness = dataclasses.replace(preset.harness, seed=seed)
+    if preset.layers is not None:
+        harness = dataclasses.replace(harness, layers=tuple(preset.layers))
+    unknown = sorted(set(preset.libraries or ()) - set(LIBRARIES))
+    if unknown:
+        raise ValueError(f"--library must be one of {', '.join(LIBRARIES)}, got {', '.join(unknown)}")
+    chosen = [i for i in IMPLEMENTATIONS if preset.libraries is None or i.library in preset.libraries]
+    return conformance_table(harness, chosen)
+
+
+def _control(row) -> Control:
+    """Every known defect parts from the implementation somewhere in this run (or it is no control)."""
+    missed = sorted({cause for comparison in row.comparisons for cause, call in comparison.causes.items()
+                     if call is None})
+    return Control(f"the reference with each of the {len(CAUSES)} known defects", RTOL, None, (None, None),
+                   "inconclusive" if missed else "fails")
+
+
+def judge(table) -> list:
+    results = []
+    for row in table.rows:
+        setting = {"problem": table.preset.objective, "layers": format_layers(row.layers),
+                   "library": row.library, "implementation": row.implementation, "construction": row.construction,
+                   "first_deviation": row.first_deviation, "max_rel_deviation": row.max_rel_deviation,
+                   "diagnosis": row.diagnosis, "gradients": "exact and gaussian", "cycles": table.preset.cycles,
+                   "versions": table.versions}
+        if row.verdict not in (CONFORMS, DEVIATES):
+            results.append(CheckResult(C8.id, C8.statement, C8.source, setting, RTOL, C8.kind, None, (None, None),
+                                       "inconclusive", note=f"not installed: {row.note}"))
+            continue
+        deviation = row.max_rel_deviation
+        results.append(CheckResult(
+            C8.id, C8.statement, C8.source, setting, RTOL, C8.kind, deviation, (deviation, deviation),
+            stats.bound_verdict([deviation], [deviation], [RTOL]), control=[_control(row)],
+            resolution=Resolution("relative deviation from the engine's iterates", RTOL)))
+    return results
+
+
+def artifacts(table, results: list) -> list:
+    from ..plotting import conformance_figure
+
+    files = [Document("conformance.json", {"rows": [row.to_dict() for row in table.rows], "versions": table.versions,
+                                           "checks": results})]
+    if any(row.verdict == DEVIATES for row in table.rows):
+        files.append(Figure("conformance_deviation.png", lambda path: conformance_figure(table, path)))
+    for result in results:
+        result.figures = [file.name for file in files if isinstance(file, Figure)]
+        result.data = ["conformance.json"]
+    return files
+
+
+def details(checks: list) -> str:
+    """report.md's C8 table: implementation x depth, verdict, first deviation, diagnosis, construction."""
+    lines = ["| implementation | layers | verdict | first deviating call | max rel. deviation | diagnosis | "
+             "construction |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for check in checks:
+        s = check["setting"]
+        deviation = "-" if s["max_rel_deviation"] is None else f"{s['max_rel_deviation']:.2g}"
+        first = "-" if s["first_deviation"] is None else s["first_deviation"]
+        construction = s["construction"].replace("\n", "; ").replace("|", "\\|")
+        lines.append(f"| {s['implementation']} | {s['layers']} | {check['verdict']} | {first} | {deviation} | "
+                     f"{s['diagnosis'] or check['note'] or '-'} | `{construction}` |")
+    return "\n".join(lines)
+
+
+GROUP = CheckGroup(
+    name="conformance", claims=(C8,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=15.0,
+    summary="claim C8: do optax, torch-optimizer, pytorch-optimizer and timm compute (nested) Lookahead?",
+    description="Drive each library's Lookahead, nested as its documentation suggests, with the engine's exact "
+                "and noisy gradients, and compare its iterates with the engine's: conforms, or the first "
+                "deviating oracle call and a diagnosis.",
+    full_help="48 top-level cycles per run",
+    requires=("jax", "optax", "torch"), extra="conformance", details=details,
+    options=(Option("--library", "libraries", "NAME", f"one of {', '.join(LIBRARIES)}; repeat for several "
+                    "(default: all)", repeatable=True),
+             Option("--layers", "layers", "SPEC", "the nesting, innermost first; depths 1..n of it are checked "
+                    "(default 3:0.6,2:0.7,2:0.8)", parse=lambda spec: tuple(parse_layers(spec)))))
