@@ -1,5 +1,6 @@
 """The report's overview figure: the verdicts per claim."""
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from .output import save
 
@@ -23,6 +24,8 @@ def verdict_figure(counts: dict, path, titles: dict):
                        fontsize=8)
         left = [a + b for a, b in zip(left, widths)]
     axes.set_yticks(range(len(claims)), [f"{claim}: {titles.get(claim, '')}" for claim in claims], fontsize=8)
-    axes.set(xlabel="checks (one per setting, framing or optimizer)", title="mla-check: verdicts per claim")
-    axes.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3 - 0.3 / len(claims)))
+    axes.set_xlabel("checks (one per setting, framing or optimizer)")
+    axes.set_title("mla-check: verdicts per claim", pad=22)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(fontsize=8, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return save(figure, path)
