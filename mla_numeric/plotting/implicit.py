@@ -10,15 +10,27 @@ __all__ = ["order_figure", "amplification_figure", "drift_figure"]
 
 
 def order_figure(orders, path, title: str):
-    """Error against eta (log-log), modified flow (solid) and plain flow (dashed), per optimizer,
-    with slope-2 and slope-3 guides. ``orders`` maps a label to an ``OrderResult``."""
-    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    """Left: error against eta (log-log), modified flow (solid) and plain flow (dashed), per
+    optimizer, with slope-2 and slope-3 guides. Right: each coefficient over eta read at each eta
+    (the eta^2 term of the error, before extrapolation), relative to the claimed value, and the
+    Richardson extrapolation to eta = 0 with its interval (crosses). ``orders`` maps a label to an
+    ``OrderResult``."""
+    figure, (axes, right) = plt.subplots(1, 2, figsize=(12.0, 4.6))
     for index, (label, order) in enumerate(orders.items()):
         color = f"C{index}"
         axes.plot(order.lrs, order.error_modified, color=color, marker="o", ms=4,
                   label=f"{label}: modified (slope {order.slope_modified:.2f})")
         axes.plot(order.lrs, order.error_plain, color=color, marker="s", ms=4, linestyle="--",
                   label=f"{label}: plain (slope {order.slope_plain:.2f})")
+        coefficients = order.coefficients
+        for k, (name, style) in enumerate(zip(coefficients.names, ("-", ":"))):
+            claimed = coefficients.claimed[k]
+            right.plot(np.concatenate([[0.0], order.lrs]),
+                       np.concatenate([[coefficients.measured[k]], coefficients.at_lr[:, k]]) / claimed - 1,
+                       color=color, linestyle=style, marker="o", ms=3, markevery=slice(1, None),
+                       label=f"{label}: {name} = {coefficients.measured[k]:.8g}")
+            right.errorbar([0.0], [coefficients.measured[k] / claimed - 1],
+                           yerr=[coefficients.half_width[k] / abs(claimed)], color=color, marker="x", capsize=3)
     first = next(iter(orders.values()))
     lrs = first.lrs
     for power, anchor, style in ((2, first.error_plain[0], "-"), (3, first.error_modified[0], ":")):
@@ -28,6 +40,12 @@ def order_figure(orders, path, title: str):
              ylabel="end point error (Euclidean)", title=title)
     axes.legend(fontsize=6, ncol=2)
     axes.grid(True, which="both", alpha=0.3)
+    right.axhline(0.0, color="grey", linewidth=1)
+    right.set(xlabel="inner learning rate eta (0: Richardson extrapolation)",
+              ylabel="coefficient read at eta / claimed - 1",
+              title="Coefficients over eta (solid: lambda or c_g, dotted: c_v)")
+    right.legend(fontsize=6)
+    right.grid(True, alpha=0.3)
     return save(figure, path)
 
 
