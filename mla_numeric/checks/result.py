@@ -127,8 +127,25 @@ def setting_text(setting: dict) -> str:
     return " ".join(words)
 
 
-def _cell(value) -> str:
-    return "-" if value is None else f"{value:.4g}"
+def _cell(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _digits(value, low, high) -> int:
+    """Significant digits that show ``value`` as finely as its interval resolves it (4 to 12)."""
+    if None in (value, low, high) or high <= low or value == 0:
+        return 4
+    return int(min(12, max(4, math.ceil(math.log10(abs(value) / (high - low))) + 2)))
+
+
+def _interval_cell(value, low, high, digits: int) -> str:
+    """"+- half-width" for an interval centred on the value, else "[low, high]"."""
+    if low is None:
+        return "-"
+    half = (high - low) / 2
+    if value is not None and half > 0 and abs(value - (low + high) / 2) <= 1e-6 * half:
+        return f"± {half:.2g}"
+    return f"[{_cell(low, digits)}, {_cell(high, digits)}]"
 
 
 def _verdict_cell(check: dict) -> str:
@@ -144,10 +161,11 @@ def verdict_row(check: dict) -> dict:
     cited = re.match(r"[^()]*\([^)]*\)", check["source"])
     controls = check["control"]
     resolution = check["resolution"]
+    digits = _digits(check["measured"], low, high)
     return {"claim": check["claim"], "source": cited.group(0) if cited else check["source"],
             "setting": setting_text(check["setting"]),
-            "predicted": _cell(check["predicted"]), "measured": _cell(check["measured"]),
-            "interval": "-" if low is None else f"[{_cell(low)}, {_cell(high)}]", "verdict": _verdict_cell(check),
+            "predicted": _cell(check["predicted"], digits), "measured": _cell(check["measured"], digits),
+            "interval": _interval_cell(check["measured"], low, high, digits), "verdict": _verdict_cell(check),
             "control": "-" if not controls or check["verdict"] == "fails"
             else "rejected" if all(c["rejected"] for c in controls) else "kept",
             "resolution": "-" if resolution is None or resolution["value"] is None else f"{resolution['value']:.2g}",
