@@ -17,6 +17,7 @@ MODULES = [
     "mla_numeric.checks.modified_loss",
     "mla_numeric.checks.amplification",
     "mla_numeric.checks.nqm",
+    "mla_numeric.checks.worst_case",
     "mla_numeric.checks.conformance",
 ]
 

@@ -1,19 +1,34 @@
 """A derived result: a sympy expression that renders as LaTeX and evaluates to a number."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import sympy as sp
 
-__all__ = ["Formula"]
+__all__ = ["Formula", "exact"]
+
+
+def exact(value):
+    """``value`` as an exact sympy number or expression; a float becomes the rational of its decimal
+    form (``0.274 -> 137/500``, the number a user typed; ``sp.nsimplify`` would turn 0.6211 into a
+    product of irrational powers and 0.9999999999 into 1)."""
+    value = sp.sympify(value)
+    return sp.Rational(repr(float(value))) if isinstance(value, sp.Float) else value
 
 
 @dataclass(frozen=True)
 class Formula:
-    """``expr`` in eta, k_i, alpha_i, N (and whatever else it names), with a short description."""
+    """``expr`` in eta, k_i, alpha_i, N (and whatever else it names), with a short description.
+
+    ``numeric``, when given, evaluates the formula by name (keyword arguments, NumPy arrays
+    broadcast) more accurately than the expression as written would in floating point; ``numpy``
+    and ``evaluate`` use it in place of the expression.
+    """
 
     expr: sp.Expr
     description: str = ""
+    numeric: Callable | None = field(default=None, compare=False, repr=False)
 
     def latex(self) -> str:
         return sp.latex(self.expr)
@@ -23,17 +38,23 @@ class Formula:
 
     def subs(self, layers=None, **values) -> "Formula":
         """Substitute numeric ``layers = [(k_1, alpha_1), ...]`` and symbols given by name, exactly
-        (floats become the rationals of their decimal form).
+        (floats become the rationals of their decimal form), without simplifying.
 
         Names the expression does not contain are ignored (a coefficient may not depend on them).
         """
-        substitutions = {symbol: sp.nsimplify(value, rational=True) if isinstance(value, float) else value
-                         for symbol, value in self._values(layers, values).items()}
-        return Formula(sp.simplify(self.expr.subs(substitutions)), self.description)
+        named = self._named(layers, values)
+        substitutions = {symbol: exact(named[symbol.name]) for symbol in self.expr.free_symbols
+                         if symbol.name in named}
+        numeric = None if self.numeric is None else lambda **rest: self.numeric(**{**named, **rest})
+        return Formula(self.expr.subs(substitutions), self.description, numeric)
 
     def evaluate(self, layers=None, **values) -> float:
         """The float value once every symbol is given."""
-        result = self.expr.subs(self._values(layers, values))
+        named = self._named(layers, values)
+        if self.numeric is not None:
+            return float(self.numpy(**named))
+        result = self.expr.subs({symbol: named[symbol.name] for symbol in self.expr.free_symbols
+                                 if symbol.name in named})
         if result.free_symbols:
             raise ValueError(f"{self.description or 'formula'} still depends on "
                              f"{sorted(s.name for s in result.free_symbols)}")
@@ -45,10 +66,13 @@ class Formula:
         missing = [symbol.name for symbol in symbols if symbol.name not in values]
         if missing:
             raise ValueError(f"{self.description or 'formula'} needs values for {missing}")
+        if self.numeric is not None and symbols:
+            return self.numeric(**values)
         return sp.lambdify(symbols, self.expr, "numpy")(*(values[symbol.name] for symbol in symbols))
 
-    def _values(self, layers, values) -> dict:
-        mapping = dict(values)
+    @staticmethod
+    def _named(layers, values) -> dict:
+        named = dict(values)
         for i, (k, alpha) in enumerate(layers or [], start=1):
-            mapping[f"k_{i}"], mapping[f"alpha_{i}"] = k, alpha
-        return {symbol: mapping[symbol.name] for symbol in self.expr.free_symbols if symbol.name in mapping}
+            named[f"k_{i}"], named[f"alpha_{i}"] = k, alpha
+        return named

@@ -1,62 +1,136 @@
 """Steady-state variance of nested Lookahead on the noisy quadratic model (claim C6).
 
 Per coordinate the NQM is e <- beta e + eta xi, beta = 1 - eta h, xi ~ N(0, (h s)^2) (nqm.py).
-A level-i cycle is linear: phi' = M_i phi + (noise), with
+A level-i cycle is linear, phi' = M_i phi + (noise), with
 
-    M_0 = beta,                 M_i = 1 - alpha_i + alpha_i M_{i-1}^{k_i},
+    M_0 = beta,                 M_i = 1 - alpha_i + alpha_i x_i,     x_i = M_{i-1}^{k_i},
 
 because the k_i sub-cycles compose to M_{i-1}^{k_i} and the interpolation mixes it with the
-identity. The noise of sub-cycle r (r = 1..k_i) passes through the k_i - r later sub-cycles and is
-scaled by alpha_i, so the sum of squared noise weights obeys
+identity. The noise of sub-cycle r passes through the k_i - r later ones and is scaled by alpha_i,
+so the sums of squared noise weights obey S_0 = eta^2, S_i = alpha_i^2 S_{i-1} (1 - x_i^2) /
+(1 - M_{i-1}^2), and the slow weights settle at V_i = S_i (h s)^2 / (1 - M_i^2). With
+1 - M_i = alpha_i (1 - x_i) each layer multiplies the variance by Proposition 1's factor in M_{i-1}:
 
-    S_0 = eta^2,                S_i = alpha_i^2 S_{i-1} sum_{r=0}^{k_i - 1} M_{i-1}^{2r},
+    V_n = V_SGD prod_i alpha_i (1 + x_i) / (1 + M_i),      V_SGD = eta^2 h^2 s^2 / (1 - beta^2),
 
-(the sub-cycles' noises are independent). The slow weights' variance then solves
-V = M_n^2 V + S_n (h s)^2, i.e. V = S_n (h s)^2 / (1 - M_n^2), finite when |M_n| < 1. sympy
-does the geometric sums; n = 0 gives V_SGD = eta^2 h^2 s^2 / (1 - beta^2).
+a nested product that is built (sympy, unexpanded) or evaluated (floats) in O(n) operations.
+Floats: M^k and 1 - M^2 lose every digit as eta h -> 0 or alpha -> 1 when computed as written, so
+the evaluation carries M, 1 - M and 1 + M separately, starting from 1 - M_0 = eta h, with
+|M|^k = exp(k log|M|), 1 - |M|^k = -expm1(k log|M|), log|M| = log1p(-(1 - |M|)) for |M| > 1/2
+(1 - |M| = min(1 - M, 1 + M)), and
+1 - M_i = alpha_i (1 - x_i), 1 + M_i = 2 (1 - alpha_i) + alpha_i (1 + x_i): sums of nonnegative
+terms. Derivation: theory/recursions.md.
 """
+import numpy as np
 import sympy as sp
 
 from .formula import Formula
 from .structure import ETA, as_layers
 
-__all__ = ["contraction", "steady_state_variance", "variance_ratio", "NQM_SYMBOLS"]
+__all__ = ["contraction", "steady_state_variance", "variance_ratio", "stability_margin", "NQM_SYMBOLS"]
 
 H, S, BETA = sp.symbols("h s beta", positive=True)
 NQM_SYMBOLS = {"h": H, "s": S, "beta": BETA}
 
 
-def _recursion(layers):
-    r = sp.Symbol("r", integer=True, nonnegative=True)
-    M, weights = BETA, ETA ** 2
-    for k, alpha in as_layers(layers):
-        weights = alpha ** 2 * weights * _generic(sp.summation(M ** (2 * r), (r, 0, k - 1)))
-        M = 1 - alpha + alpha * M ** k
-    return M, weights
+def _sum(*terms):
+    """terms added without sympy's automatic evaluation, which on nested powers of sums queries
+    assumptions at exponential cost (n = 8 layers ran out of memory); zeros dropped."""
+    args = [arg for term in terms for arg in sp.Add.make_args(term) if arg != 0]
+    return sp.Add(*args, evaluate=False) if len(args) > 1 else (args or [sp.Integer(0)])[0]
 
 
-def _generic(expr):
-    """The branch of a geometric sum for ratio != 1 (|M| < 1 whenever the variance is finite)."""
-    if isinstance(expr, sp.Piecewise):
-        return next(value for value, condition in expr.args if condition == sp.true)
-    return expr
+def _product(*factors):
+    """factors multiplied without automatic evaluation (see ``_sum``); ones dropped."""
+    args = [arg for factor in factors for arg in sp.Mul.make_args(factor) if arg != 1]
+    return sp.Mul(*args, evaluate=False) if len(args) > 1 else (args or [sp.Integer(1)])[0]
+
+
+def _power(base, exponent):
+    return base if exponent == 1 else sp.Pow(base, exponent, evaluate=False)
+
+
+def _expressions(layers, start) -> tuple:
+    """(M_n, V_n / V_SGD) as nested, unexpanded sympy expressions from M_0 = ``start``."""
+    M, P, fractions = start, sp.Integer(1), []
+    for k, alpha in layers:
+        x = _power(M, k)
+        M = _sum(1 - alpha, _product(alpha, x))
+        if alpha != 1:  # alpha = 1: 1 + M_i = 1 + x_i, the factor is 1
+            P = P * alpha
+            fractions += [_sum(1, x), _power(_sum(2 - alpha, _product(alpha, x)), -1)]
+    return M, _product(P, *fractions)
+
+
+def _layer_values(layers, values) -> list:
+    """(k_i, alpha_i, 1 - alpha_i) as floats or arrays; symbols take their values by name."""
+    def value(entry):
+        return float(entry) if entry.is_number else Formula(entry).numpy(**values)
+    return [(value(k), value(alpha), value(1 - alpha)) for k, alpha in layers]
+
+
+def _evaluate(layers, values, start) -> tuple:
+    """(M_n, 1 - M_n, 1 + M_n, V_n / V_SGD) element-wise from ``start`` = (M_0, 1 - M_0, 1 + M_0),
+    each given to full relative accuracy, which the recursion keeps (module docstring)."""
+    M, gap, cogap = start
+    ratio = 1.0
+    for k, alpha, gamma in _layer_values(layers, values):
+        distance = np.minimum(gap, cogap)                       # 1 - |M|
+        with np.errstate(divide="ignore"):
+            log_power = k * np.where(distance < 0.5, np.log1p(-distance), np.log(np.abs(M)))  # k log|M|
+        power, one_minus_power = np.exp(log_power), -np.expm1(log_power)
+        negative = (M < 0) & (np.mod(k, 2) == 1)                # x = M^k < 0
+        one_minus_x = np.where(negative, 1 + power, one_minus_power)
+        one_plus_x = np.where(negative, one_minus_power, 1 + power)
+        M = gamma + alpha * np.where(negative, -power, power)
+        gap, cogap = alpha * one_minus_x, 2 * gamma + alpha * one_plus_x
+        ratio = ratio * alpha * one_plus_x / cogap
+    return M, gap, cogap, ratio
+
+
+def _in_beta(values) -> tuple:
+    beta = np.asarray(values["beta"], dtype=float)
+    return beta, 1 - beta, 1 + beta
+
+
+def _in_step(values) -> tuple:
+    """(M_0, 1 - M_0, 1 + M_0) from eta h, exact in 1 - M_0 however small eta h is."""
+    eta_h = np.asarray(values["eta"], dtype=float) * np.asarray(values["h"], dtype=float)
+    return 1 - eta_h, eta_h, 2 - eta_h
 
 
 def contraction(layers) -> Formula:
     """M_n: the mean's contraction factor per top-level iteration, in beta = 1 - eta h."""
-    return Formula(_recursion(layers)[0], "mean contraction per iteration")
+    layers = as_layers(layers)
+    return Formula(_expressions(layers, BETA)[0], "mean contraction per iteration",
+                   lambda **values: _evaluate(layers, values, _in_beta(values))[0])
 
 
 def steady_state_variance(layers, in_beta: bool = False) -> Formula:
-    """V = S_n (h s)^2 / (1 - M_n^2) in eta, h, s, k_i, alpha_i (or in beta, with ``in_beta``)."""
-    M, weights = _recursion(layers)
-    V = weights * (H * S) ** 2 / (1 - M ** 2)
-    if not in_beta:
-        V = V.subs(BETA, 1 - ETA * H)
-    return Formula(V, "steady-state variance of the slow weights")
+    """V = V_SGD prod_i alpha_i (1 + x_i) / (1 + M_i) in eta, h, s, k_i, alpha_i (or in beta, with
+    ``in_beta``); the same as S_n (h s)^2 / (1 - M_n^2)."""
+    layers = as_layers(layers)
+    start = _in_beta if in_beta else _in_step
+
+    def numeric(**values):
+        M, gap, cogap = start(values)
+        sgd = (np.asarray(values["eta"]) * values["h"] * values["s"]) ** 2 / (gap * cogap)
+        return sgd * _evaluate(layers, values, (M, gap, cogap))[3]
+
+    beta = BETA if in_beta else 1 - ETA * H
+    V = _product((ETA * H * S) ** 2 / (1 - beta ** 2), _expressions(layers, beta)[1])
+    return Formula(V, "steady-state variance of the slow weights", numeric)
 
 
 def variance_ratio(layers) -> Formula:
-    """V_MLA / V_SGD as a function of beta, k_i, alpha_i (eta and h s cancel)."""
-    ratio = steady_state_variance(layers, in_beta=True).expr / steady_state_variance([], in_beta=True).expr
-    return Formula(sp.simplify(ratio), "V / V_SGD")
+    """V_MLA / V_SGD = prod_i alpha_i (1 + x_i) / (1 + M_i) in beta, k_i, alpha_i (eta and h s cancel)."""
+    layers = as_layers(layers)
+    return Formula(_expressions(layers, BETA)[1], "V / V_SGD",
+                   lambda **values: _evaluate(layers, values, _in_beta(values))[3])
+
+
+def stability_margin(layers, eta_h):
+    """1 - |M_n| at the given eta h, computed without rounding M_n to +-1 (eta h -> 0 keeps its
+    digits): the NQM has a steady state exactly when it is positive."""
+    _, gap, cogap, _ = _evaluate(as_layers(layers), {}, _in_step({"eta": eta_h, "h": 1.0}))
+    return float(np.minimum(gap, cogap))

@@ -1,19 +1,23 @@
-"""The cycle lemma's pair weights, summed symbolically over the nesting.
+"""The cycle lemma's pair weights, summed over the nesting by a recursion over the layers.
 
 For steps j < l of one top-level cycle, d_jl = prod_{i < s(j,l)} alpha_i, where s(j, l) is the
-lowest level whose current cycle holds both (THEORY.md). Split a level-s cycle into its k_s
-level-(s-1) sub-cycles a = 1..k_s: a pair inside one sub-cycle is counted one level down, and a
-pair from sub-cycles a < b (B_{s-1}^2 of them, B_{s-1} = k_1 ... k_{s-1} steps each) has weight
-A_{s-1} = alpha_1 ... alpha_{s-1}. So the sum W_s over one level-s cycle obeys
+lowest level whose current cycle holds both (THEORY.md). Write B_i = k_1 ... k_i (steps per
+level-i cycle) and A_i = alpha_1 ... alpha_i. A level-i cycle is k_i level-(i-1) sub-cycles; a
+step meets the B_i - B_{i-1} steps of the other sub-cycles at level i, with weight A_{i-1}. So the
+weights of one step's partners (the j != l, either side) add up to the same E for every step:
 
-    W_s = k_s W_{s-1} + sum_{a=1}^{k_s} sum_{b=a+1}^{k_s} B_{s-1}^2 A_{s-1},    W_0 = 0,
+    E_0 = 0,        E_i = E_{i-1} + A_{i-1} B_{i-1} (k_i - 1),
 
-and D = W_n. N top-level cycles in one epoch are one more level with k = N and alpha = 1: a step
-sees an earlier cycle's step through the slow weights, with weight P = A_n.
+and D = sum_{j<l} d_jl = K E_n / 2 (every pair counted from both of its steps). N top-level cycles
+in one epoch are one more level with k = N and alpha = 1 (a step sees an earlier cycle's step
+through the slow weights, with weight P = A_n). Derivation: theory/recursions.md.
 """
 import sympy as sp
 
-__all__ = ["layer_symbols", "as_layers", "pair_weight_sum", "cycle_length", "weight_product"]
+from .formula import exact
+
+__all__ = ["ETA", "N_CYCLES", "layer_symbols", "as_layers", "cycle_length", "weight_product",
+           "partner_weight_sum", "pair_weight_sum"]
 
 ETA = sp.Symbol("eta", positive=True)
 N_CYCLES = sp.Symbol("N", positive=True, integer=True)
@@ -26,11 +30,11 @@ def layer_symbols(n: int) -> list:
 
 
 def as_layers(layers) -> list:
-    """Layers as sympy numbers or symbols: an int n gives ``layer_symbols(n)``."""
+    """Layers as exact sympy numbers or symbols (floats as the rationals of their decimal form);
+    an int n gives ``layer_symbols(n)``."""
     if isinstance(layers, int):
         return layer_symbols(layers)
-    return [(sp.sympify(k), sp.nsimplify(alpha) if isinstance(alpha, float) else sp.sympify(alpha))
-            for k, alpha in layers]
+    return [(exact(k), exact(alpha)) for k, alpha in layers]
 
 
 def cycle_length(layers) -> sp.Expr:
@@ -43,18 +47,22 @@ def weight_product(layers) -> sp.Expr:
     return sp.Mul(*[alpha for _, alpha in as_layers(layers)])
 
 
+def partner_weight_sum(layers, cycles=1) -> sp.Expr:
+    """E = sum_{j != l} d_jl for any one step l, over one top-level cycle or over ``cycles`` of them
+    (an epoch): E_i = E_{i-1} + A_{i-1} B_{i-1} (k_i - 1), E_0 = 0."""
+    layers = as_layers(layers)
+    if cycles != 1:
+        layers = layers + [(exact(cycles), sp.Integer(1))]
+    partners, steps, weight = sp.Integer(0), sp.Integer(1), sp.Integer(1)
+    for k, alpha in layers:
+        partners, steps, weight = partners + weight * steps * (k - 1), steps * k, weight * alpha
+    return partners
+
+
 def pair_weight_sum(layers, cycles=1) -> sp.Expr:
-    """D = sum_{j<l} d_jl over one top-level cycle, or over ``cycles`` top-level cycles (an epoch).
+    """D = sum_{j<l} d_jl = m E / 2 over one top-level cycle (m = K) or over ``cycles`` top-level
+    cycles (an epoch, m = N K).
 
     ``layers`` may be numeric, symbolic, or an int n (then symbolic); ``cycles`` may be a symbol.
     """
-    layers = as_layers(layers)
-    if cycles != 1:
-        layers = layers + [(sp.sympify(cycles), sp.Integer(1))]
-    a, b = sp.symbols("a b", integer=True, positive=True)
-    within, steps, weight = sp.Integer(0), sp.Integer(1), sp.Integer(1)
-    for k, alpha in layers:
-        across = sp.summation(sp.summation(steps ** 2 * weight, (b, a + 1, k)), (a, 1, k))
-        within = k * within + across
-        steps, weight = steps * k, weight * alpha
-    return sp.factor(sp.simplify(within))
+    return cycle_length(layers) * exact(cycles) * partner_weight_sum(layers, cycles) / 2
