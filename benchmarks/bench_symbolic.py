@@ -20,8 +20,15 @@ import tracemalloc
 from sympy.core.cache import clear_cache
 
 from mla_numeric.spec import parse_layers
-from mla_numeric.symbolic import (convergence_bound, contraction, full_batch_coefficient, layer_symbols,
-                                  pair_weight_sum, reshuffled_coefficients, variance_ratio)
+from mla_numeric.symbolic import (
+    contraction,
+    convergence_bound,
+    full_batch_coefficient,
+    layer_symbols,
+    pair_weight_sum,
+    reshuffled_coefficients,
+    variance_ratio,
+)
 from mla_numeric.symbolic.summary import derivation, nqm_variance
 
 REPEATS = 7
@@ -59,8 +66,8 @@ def numeric_table(title: str, specs) -> None:
         K = 1
         for k, _ in layers:
             K *= k
-        derive = measure(lambda: derivation(layers, 2))
-        nqm = measure(lambda: nqm_variance(layers, 0.05, 3.0, 1.0))
+        derive = measure(lambda layers=layers: derivation(layers, 2))
+        nqm = measure(lambda layers=layers: nqm_variance(layers, 0.05, 3.0, 1.0))
         print(f"{spec:<56} {len(layers):>2} {K:>9} | {derive[1]:>9.2f} {derive[0]:>7.1f} {derive[2]:>6.2f} | "
               f"{nqm[1]:>15.2f} {nqm[0]:>7.1f} {nqm[2]:>6.2f}")
 
@@ -80,7 +87,7 @@ def symbolic_table() -> None:
     print("\nsymbolic layers: D, lambda, c_g, c_v, bound, M_n, V / V_SGD (printed)")
     print(f"{'n':>2} | {'ms':>8} {'first':>7} {'MiB':>6}")
     for n in range(7):
-        first, warm, peak = measure(lambda: symbolic_layers(n))
+        first, warm, peak = measure(lambda n=n: symbolic_layers(n))
         print(f"{n:>2} | {warm:>8.2f} {first:>7.1f} {peak:>6.2f}")
 
 

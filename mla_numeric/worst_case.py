@@ -107,9 +107,9 @@ def anchor_value(steps: int) -> float:
 
 def _pepit():
     try:
+        import cvxpy
         from PEPit import PEP
         from PEPit.functions import SmoothFunction
-        import cvxpy
     except ImportError:
         raise ImportError(MISSING) from None
     return PEP, SmoothFunction, cvxpy
@@ -367,7 +367,7 @@ def measure_nesting(spec, preset: WorstCasePreset) -> NestingData:
     T = max(1, (preset.sweep_points - 1) // K)
     sweep = tuple(worst_case(layers, fraction * step_lr, T, "average", preset.solver)
                   for fraction in preset.lr_fractions)
-    at_step = next((w for w, fraction in zip(sweep, preset.lr_fractions) if fraction == 1.0), None)
+    at_step = next((w for w, fraction in zip(sweep, preset.lr_fractions, strict=True) if fraction == 1.0), None)
     horizon = tuple(at_step if at_step is not None and t == T else
                     worst_case(layers, step_lr, t, "average", preset.solver)
                     for t in _horizons(K, preset.max_points))

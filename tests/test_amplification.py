@@ -4,8 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from mla_numeric.checks.amplification import (PAIRS, amplification_map, check_amplification, coefficients,
-                                              drift_sweeps, framed_ratio, paper_table)
+from mla_numeric.checks.amplification import (
+    PAIRS,
+    amplification_map,
+    check_amplification,
+    coefficients,
+    drift_sweeps,
+    framed_ratio,
+    paper_table,
+)
 from mla_numeric.checks.registry import group
 from mla_numeric.checks.valley_drift import check_drift_ratio
 from mla_numeric.cli import main

@@ -3,14 +3,13 @@ rejects each known defect with that defect as the diagnosis, and reports missing
 import subprocess
 import sys
 
+import naive
 import numpy as np
 import pytest
 
 import mla_numeric as mn
 from mla_numeric import conformance as cf
 from mla_numeric.objectives import make
-
-import naive
 
 LAYERS = ((3, 0.6), (2, 0.7), (2, 0.8))  # alpha != 1/2 and k_1 != k_1 k_2: every defect shows
 
@@ -131,9 +130,9 @@ class Level:
             self.slow = x.copy()
             return
         if self.defect == "direction":
-            new = [f + a * (s - f) for s, f in zip(self.slow, self.inner.arrays())]
+            new = [f + a * (s - f) for s, f in zip(self.slow, self.inner.arrays(), strict=True)]
         else:
-            new = [s + a * (f - s) for s, f in zip(self.slow, self.inner.arrays())]
+            new = [s + a * (f - s) for s, f in zip(self.slow, self.inner.arrays(), strict=True)]
         self.inner.load(new)
         self.slow = [n.copy() for n in new]
 
@@ -201,7 +200,7 @@ def test_an_optimizer_that_raises_deviates_with_the_error_as_diagnosis():
     result = cf.compare(adapter, LAYERS[:1], wells_setting())
     assert result.verdict == "deviates"
     assert result.error == "FloatingPointError: boom"
-    assert "raised FloatingPointError: boom at call 4" == result.diagnosis
+    assert result.diagnosis == "raised FloatingPointError: boom at call 4"
 
 
 def test_a_missing_library_is_not_installed_never_an_error():

@@ -7,12 +7,25 @@ import sympy as sp
 from scipy import stats
 
 from mla_numeric import MLA
-from mla_numeric.checks.nqm import (BUDGET, FAILURE_PROBABILITY, GROUP, LR, LR_GRID, NESTINGS, check_nqm,
-                                    exact_variance, folklore_variance, loss_over_time, measure_nqm, predicted_variance, variance_map)
-from mla_numeric.report import run_group
+from mla_numeric.checks.nqm import (
+    BUDGET,
+    FAILURE_PROBABILITY,
+    GROUP,
+    LR,
+    LR_GRID,
+    NESTINGS,
+    check_nqm,
+    exact_variance,
+    folklore_variance,
+    loss_over_time,
+    measure_nqm,
+    predicted_variance,
+    variance_map,
+)
 from mla_numeric.moments import cycle_maps, quadratic_moments
 from mla_numeric.objectives import noisy_quadratic, nqm_noise
-from mla_numeric.symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
+from mla_numeric.report import run_group
+from mla_numeric.symbolic import contraction, layer_symbols, steady_state_variance, variance_ratio
 from mla_numeric.symbolic.nqm import NQM_SYMBOLS
 
 BETA = NQM_SYMBOLS["beta"]

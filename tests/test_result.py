@@ -3,8 +3,14 @@ import math
 
 import pytest
 
-from mla_numeric.checks.result import (CheckResult, Control, Resolution, equality_control, relative_resolution,
-                                       verdict_row)
+from mla_numeric.checks.result import (
+    CheckResult,
+    Control,
+    Resolution,
+    equality_control,
+    relative_resolution,
+    verdict_row,
+)
 
 
 def result(verdict, controls):

@@ -17,8 +17,8 @@ layers = st.lists(st.tuples(valid_k, valid_alpha), max_size=3)
 @given(layers)
 def test_K_and_P_are_the_products(layers):
     optimizer = mn.MLA(layers, lr=0.1)
-    assert optimizer.K == math.prod(k for k, _ in layers)
-    assert optimizer.P == pytest.approx(math.prod(a for _, a in layers))
+    assert math.prod(k for k, _ in layers) == optimizer.K
+    assert pytest.approx(math.prod(a for _, a in layers)) == optimizer.P
     assert optimizer.depth == len(layers)
 
 

@@ -1,6 +1,7 @@
 """Symbolic results against the published anchors and against independent computation."""
 import itertools
 
+import naive
 import numpy as np
 import pytest
 import sympy as sp
@@ -8,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mla_numeric as mn
-import naive
 from mla_numeric import symbolic
 from mla_numeric.symbolic import ETA, N_CYCLES
 from mla_numeric.symbolic.nqm import NQM_SYMBOLS
@@ -101,7 +101,7 @@ def test_reshuffled_expansion_over_all_orders(layers, cycles):
     for order in itertools.permutations(range(m)):
         visits = iter(order)
 
-        def step(x):
+        def step(x, visits=visits):
             a = next(visits)
             return x - ETA * (g[a] + h[a] * (x - phi))
         total += naive.nested_iteration(phi, layers_exact, step)
@@ -111,7 +111,7 @@ def test_reshuffled_expansion_over_all_orders(layers, cycles):
     P = symbolic.weight_product(layers_exact)
     tau = ETA * P * m
     S_g, S_h = sum(g), sum(h)
-    S_hg = sum(ha * ga for ha, ga in zip(h, g))
+    S_hg = sum(ha * ga for ha, ga in zip(h, g, strict=True))
     grad_norm_grad = 2 * S_h * S_g / m ** 2
     variance_grad = 2 * S_hg / m - 2 * S_h * S_g / m ** 2
     predicted = phi - tau * (S_g / m + c_g * grad_norm_grad + c_v * variance_grad) + tau ** 2 / 2 * S_h * S_g / m ** 2

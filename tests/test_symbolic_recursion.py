@@ -136,7 +136,8 @@ def test_symbolic_layers_equal_the_summation_path(n):
 def test_numeric_layers_are_the_symbolic_recursion_substituted(layers):
     n, cycles = len(layers), 2
     pairs = [(symbolic.full_batch_coefficient(n), symbolic.full_batch_coefficient(layers)),
-             *zip(symbolic.reshuffled_coefficients(n, cycles), symbolic.reshuffled_coefficients(layers, cycles))]
+             *zip(symbolic.reshuffled_coefficients(n, cycles), symbolic.reshuffled_coefficients(layers, cycles),
+                  strict=True)]
     for general, numeric in pairs:
         assert sp.simplify(general.subs(layers).expr - numeric.expr) == 0
     general = symbolic.Formula(symbolic.partner_weight_sum(n))

@@ -14,8 +14,18 @@ import pytest
 
 from mla_numeric.spec import MLA, parse_layers
 from mla_numeric.symbolic import max_lr
-from mla_numeric.worst_case import (MAX_POINTS, WorstCase, WorstCasePreset, anchor_value, c2_bound, judge_point,
-                                    largest_certified_lr, measure, tightness_table, worst_case)
+from mla_numeric.worst_case import (
+    MAX_POINTS,
+    WorstCase,
+    WorstCasePreset,
+    anchor_value,
+    c2_bound,
+    judge_point,
+    largest_certified_lr,
+    measure,
+    tightness_table,
+    worst_case,
+)
 
 RTOL = 1e-6  # the solver's tolerance is 1e-8; reductions compare two SDPs, each to about that
 

@@ -81,7 +81,7 @@ def artifacts(rows: list, results: list) -> list:
         result.data = ["descent.csv"]
     return [Table("descent.csv", ("objective", "step", "decrease", "claimed_decrease"),
                   [[name, t, d, c] for name, decrease, claimed in rows
-                   for t, (d, c) in enumerate(zip(decrease, claimed))])]
+                   for t, (d, c) in enumerate(zip(decrease, claimed, strict=True))])]
 
 
 GROUP = CheckGroup(

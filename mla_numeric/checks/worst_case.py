@@ -96,8 +96,8 @@ def _result(point, control_factor: float, what: str) -> CheckResult:
             else "outside the step condition: C2 does not claim this point")
     return CheckResult(C7.id, C7.statement, C7.source, setting, point.bound, C7.kind, point.value, (low, high),
                        judgement.verdict if point.within_step_condition else "inconclusive",
-                       control=[Control(f"the bound divided by {control_factor:g}", judgement.control_bound, point.value,
-                                        (low, high), judgement.control_verdict)],
+                       control=[Control(f"the bound divided by {control_factor:g}", judgement.control_bound,
+                                        point.value, (low, high), judgement.control_verdict)],
                        resolution=Resolution("absolute accuracy of the worst case (solver)", point.accuracy), note=note)
 
 

@@ -29,8 +29,16 @@ import numpy as np
 
 from ..objectives.base import Objective
 from ..oracles import GaussianNoise
-from .reference import (AT_FIRST_CALL, AT_FIRST_SYNC, CAUSES, LATE_INIT, Record, engine_noise,
-                        engine_reference, reference_run)
+from .reference import (
+    AT_FIRST_CALL,
+    AT_FIRST_SYNC,
+    CAUSES,
+    LATE_INIT,
+    Record,
+    engine_noise,
+    engine_reference,
+    reference_run,
+)
 
 __all__ = ["RTOL", "Adapter", "Setting", "Comparison", "drive", "deviation", "diagnose", "compare"]
 

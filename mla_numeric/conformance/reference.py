@@ -118,7 +118,7 @@ def _interpolate(slow, fast, alpha: float, swapped: bool):
     if slow is None or fast is None:
         return copy.deepcopy(fast)
     if isinstance(slow, list):
-        return [_interpolate(s, f, alpha, swapped) for s, f in zip(slow, fast)]
+        return [_interpolate(s, f, alpha, swapped) for s, f in zip(slow, fast, strict=True)]
     return fast + alpha * (slow - fast) if swapped else slow + alpha * (fast - slow)
 
 

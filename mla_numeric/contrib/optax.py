@@ -100,14 +100,15 @@ def multilayer_lookahead(inner: optax.GradientTransformation, layers) -> optax.G
         syncs = [calls % period == 0 for period in periods]  # B_i | c; nested: sync_i implies sync_{i-1}
         moved = optax.apply_updates(params.fast, updates)
         slow, lower = [], moved
-        for (_, alpha), sync, phi in zip(layers, syncs, params.slow):  # interpolate, innermost first
+        for (_, alpha), sync, phi in zip(layers, syncs, params.slow, strict=True):  # interpolate, innermost first
             lower = _select(sync, _toward(phi, lower, alpha), phi)
             slow.append(lower)
         for i in reversed(range(len(layers) - 1)):  # restart the levels below the highest synced one
             slow[i] = _select(syncs[i + 1], slow[i + 1], slow[i])
         # Updates are new - old, except the fast weights between syncs: the inner update itself.
         fast_step = _select(syncs[0], jax.tree.map(lambda s, x: s - x, slow[0], params.fast), updates)
-        slow_step = tuple(jax.tree.map(lambda n, o: n - o, new, old) for new, old in zip(slow, params.slow))
+        slow_step = tuple(jax.tree.map(lambda n, o: n - o, new, old)
+                          for new, old in zip(slow, params.slow, strict=True))
         return (MultilayerLookaheadParams(fast_step, slow_step),
                 MultilayerLookaheadState(inner_state, calls % periods[-1]))
 

@@ -105,7 +105,7 @@ def validate(objective) -> None:
         length = np.linalg.norm(x) + s * np.sqrt(d)
 
         stencil = _evaluate(*full, x, u, h, "f", fail, where)
-        pairs = list(zip(stencil.points, stencil.grads))
+        pairs = list(zip(stencil.points, stencil.grads, strict=True))
         v = stencil.grads[2] - stencil.grads[1]
         for _ in range(POWER_STEPS):  # v -> Hess f(x) v / ||Hess f(x) v||, by gradient differences
             if not np.linalg.norm(v) > 0:
@@ -119,7 +119,7 @@ def validate(objective) -> None:
         delta_f, delta_g = _check_derivatives(stencil, u, h, length, max(quotients), "f", "", fail, where)
 
         if objective.L is not None:
-            for (y, _), q in zip(pairs, quotients):
+            for (y, _), q in zip(pairs, quotients, strict=True):
                 step = np.linalg.norm(y - x)
                 if q > objective.L * (1 + K * EPS) + 2 * K * delta_g / step:
                     fail(f"||grad f(x) - grad f(y)|| / ||x - y|| = {q:.6g} exceeds L = {objective.L:.6g} "
@@ -201,7 +201,7 @@ def _check_components(objective, x, stencil, length, curvature, fail, where):
     if objective.variance_bound is not None:
         V = np.mean(np.sum((grads - g) ** 2, axis=1))
         allowed = objective.variance_bound + K * EPS * np.mean((grad_norms + np.linalg.norm(g)) ** 2)
-        if V > allowed:
+        if allowed < V:
             bound = objective.variance_bound
             fail(f"V(x) = (1/m) sum_a ||grad f_a(x) - grad f(x)||^2 = {V:.6g} exceeds variance_bound "
                  f"= {bound:.6g} by {_relative(V - bound, bound)} (relative) at {where}: "

@@ -18,7 +18,7 @@ def conformance_figure(table, path):
     rows = [row for row in table.rows if row.verdict == "deviates"]
     depths = sorted({len(row.layers) for row in table.rows if row.comparisons}) or [1]
     figure, axes = plt.subplots(1, len(depths), figsize=(4.6 * len(depths), 4.0), sharey=True, squeeze=False)
-    for panel, depth in zip(axes[0], depths):
+    for panel, depth in zip(axes[0], depths, strict=True):
         for index, row in enumerate(r for r in rows if len(r.layers) == depth):
             deviation = np.clip(np.nan_to_num(row.comparisons[0].deviation, posinf=CEILING), FLOOR, CEILING)
             panel.step(np.arange(len(deviation)), deviation, where="post", color=f"C{index}",

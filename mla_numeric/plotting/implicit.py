@@ -23,7 +23,7 @@ def order_figure(orders, path, title: str):
         axes.plot(order.lrs, order.error_plain, color=color, marker="s", ms=4, linestyle="--",
                   label=f"{label}: plain (slope {order.slope_plain:.2f})")
         coefficients = order.coefficients
-        for k, (name, style) in enumerate(zip(coefficients.names, ("-", ":"))):
+        for k, (name, style) in enumerate(zip(coefficients.names, ("-", ":"), strict=True)):
             claimed = coefficients.claimed[k]
             right.plot(np.concatenate([[0.0], order.lrs]),
                        np.concatenate([[coefficients.measured[k]], coefficients.at_lr[:, k]]) / claimed - 1,
@@ -68,8 +68,8 @@ def amplification_figure(grids, framing: str, path):
             ax.set_facecolor("0.7")
             mesh = ax.pcolormesh(k, alpha, ratio, norm=norm, cmap="RdBu_r", shading="nearest")
             both_positive = (grid["c_deep"] > 0) & (grid["c_shallow"] > 0)  # elsewhere 1/c_shallow has a pole
-            for values, style in ((np.where(both_positive, grid["ratio"] - 1, np.nan), "solid"), (grid["c_deep"], "dashed"),
-                                  (grid["c_shallow"], "dotted")):
+            for values, style in ((np.where(both_positive, grid["ratio"] - 1, np.nan), "solid"),
+                                  (grid["c_deep"], "dashed"), (grid["c_shallow"], "dotted")):
                 if np.nanmin(values) < 0 < np.nanmax(values):
                     ax.contour(k, alpha, values, levels=[0], colors="k", linestyles=style, linewidths=1)
             ax.contourf(k, alpha, grid["amplifies"].astype(float), levels=[0.5, 1.5], colors="none",
@@ -95,7 +95,7 @@ def drift_figure(sweeps, predicted, z: float, path):
     """y(eta) (valley drift per unit flow time, over eta) per optimizer with its quadratic fit, and
     the modified flow's prediction at eta -> 0 (stars) against the fitted intercept (interval)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    for index, (sweep, prediction) in enumerate(zip(sweeps, predicted)):
+    for index, (sweep, prediction) in enumerate(zip(sweeps, predicted, strict=True)):
         color = f"C{index}"
         axes.errorbar(sweep.lrs, sweep.rates, yerr=z * sweep.stderr, color=color, marker="o", ms=4,
                       linestyle="none", capsize=2, label=f"{sweep.name}: measured")

@@ -4,8 +4,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .output import save
 from ..spec import format_layers
+from .output import save
 
 __all__ = ["steady_state_figure", "loss_over_time_figure", "variance_map_figure"]
 
@@ -18,7 +18,7 @@ def steady_state_figure(measurements, closed_forms, path):
     """V_i against h_i (log-log): closed form (line), recurrence fixed point (dots), Monte Carlo
     E phi_T,i^2 over the replicates (error bars: two standard errors)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    for index, (m, closed) in enumerate(zip(measurements, closed_forms)):
+    for index, (m, closed) in enumerate(zip(measurements, closed_forms, strict=True)):
         color = f"C{index}"
         label = _label(m.name, m.layers)
         stderr = m.final_sq.std(axis=0, ddof=1) / math.sqrt(len(m.final_sq))

@@ -22,7 +22,7 @@ def verdict_figure(counts: dict, path, titles: dict):
         bars = axes.barh(claims, widths, left=left, color=color, label=verdict)
         axes.bar_label(bars, labels=[str(w) if w else "" for w in widths], label_type="center", color="white",
                        fontsize=8)
-        left = [a + b for a, b in zip(left, widths)]
+        left = [a + b for a, b in zip(left, widths, strict=True)]
     axes.set_yticks(range(len(claims)), [f"{claim}: {titles.get(claim, '')}" for claim in claims], fontsize=8)
     axes.set_xlabel("checks (one per setting, framing or optimizer)")
     axes.set_title("mla-check: verdicts per claim", pad=22)

@@ -22,7 +22,7 @@ def worst_case_figure(data, path, title: str = "Worst case over L-smooth f again
     columns = min(3, len(nestings))
     rows = math.ceil(len(nestings) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
-    for ax, nesting in zip(axes.flat, nestings):
+    for ax, nesting in zip(axes.flat, nestings, strict=True):
         T, scale = nesting.sweep[0].T, nesting.P * nesting.K * nesting.sweep[0].T
         trials = [w for w in nesting.certified.trials[1:] if not w.unbounded]
         etas = [w.lr for w in nesting.sweep] + [w.lr for w in trials]

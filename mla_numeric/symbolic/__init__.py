@@ -14,8 +14,7 @@ from .bound import convergence_bound, max_lr, optimal_lr, step_condition
 from .formula import Formula
 from .modified_loss import full_batch_coefficient, reshuffled_coefficients
 from .nqm import contraction, steady_state_variance, variance_ratio
-from .structure import (ETA, N_CYCLES, cycle_length, layer_symbols, pair_weight_sum, partner_weight_sum,
-                        weight_product)
+from .structure import ETA, N_CYCLES, cycle_length, layer_symbols, pair_weight_sum, partner_weight_sum, weight_product
 
 __all__ = ["Formula", "ETA", "N_CYCLES", "layer_symbols", "cycle_length", "weight_product",
            "partner_weight_sum", "pair_weight_sum", "full_batch_coefficient", "reshuffled_coefficients",

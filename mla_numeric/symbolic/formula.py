@@ -1,8 +1,8 @@
 """A derived result: a sympy expression that renders as LaTeX and evaluates to a number."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import sympy as sp
 
@@ -36,7 +36,7 @@ class Formula:
     def __str__(self) -> str:
         return str(self.expr)
 
-    def subs(self, layers=None, **values) -> "Formula":
+    def subs(self, layers=None, **values) -> Formula:
         """Substitute numeric ``layers = [(k_1, alpha_1), ...]`` and symbols given by name, exactly
         (floats become the rationals of their decimal form), without simplifying.
 
