@@ -4,9 +4,8 @@ Public names: ``MLA`` (the optimizer spec), ``simulate`` (the numba engine), the
 ``objectives`` (built-in families and the protocol for your own) and ``moments`` (exact
 expectations for quadratics).
 """
-__version__ = "0.1.0"
-
 from . import moments, objectives
+from ._version import __version__
 from .engine import DivergenceWarning, SimulationResult, simulate
 from .oracles import GaussianNoise, RandomReshuffling, WithReplacement
 from .spec import MLA

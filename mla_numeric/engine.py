@@ -10,10 +10,17 @@ counter form of THEORY.md: after fast step j = 1..K,
     for i = 1..n while (k_1 ... k_i) divides j:  phi_i <- phi_i + alpha_i (phi_{i-1} - phi_i)
     phi_0, ..., phi_{top-1} <- phi_top                  (top: the highest level synchronised)
 
-After each top-level iteration it records the exact f(phi_n) and ||grad f(phi_n)||^2. The noise of
-call c of a replicate comes from the counter-based stream keyed by (seed, replicate) at position c
-(rng.py), so results are bit-identical for any thread count, replicate chunking or time blocking.
-A replicate whose records turn non-finite (overflow included) stops; its step is reported.
+The kernel keeps the counters c_i of THEORY.md (``counts``) rather than testing divisibility.
+After each top-level iteration it records the exact f(phi_n) and ||grad f(phi_n)||^2. The
+randomness of call c of a replicate comes from the counter-based stream keyed by (seed,
+replicate) at position c (Gaussian noise: positions c d .. c d + d - 1; rng.py), so results are
+bit-identical for any thread count, replicate chunking or time blocking. A replicate whose
+records turn non-finite (overflow included) stops; its step is reported.
+
+Speed (benchmarks/bench_engine.py): the normals of many oracle calls are drawn ahead in one bulk
+call (``rng.normals``, the same numbers as ``rng.normal`` one by one, in a loop the compiler
+vectorises), and the objective's functions are called in place (``_grad`` below) rather than
+through a wrapper that reference-counts its array arguments on every call.
 """
 from __future__ import annotations
 
@@ -24,15 +31,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import intrinsic
 from tqdm import tqdm
 
-from . import __version__
 from ._numba import JIT, PARALLEL
+from ._version import __version__
+from .function_set import _REGISTRY, function_set  # _REGISTRY: token -> FunctionSet
 from .objectives.base import Objective
 from .oracles import GAUSSIAN, PRESCRIBED, RESHUFFLE, GaussianNoise
-from .function_set import component_grad, function_set, grad, value
-from .rng import normal, stream_keys, uniform_index
+from .rng import normals, stream_keys, uniform_index
 from .spec import MLA, check_finite_array, check_positive
+
+_NORMALS_PER_BATCH = 1024  # normals drawn ahead per replicate (8 KB: stays in L1)
 
 __all__ = ["simulate", "SimulationResult", "Summary", "Divergence", "DivergenceWarning"]
 
@@ -55,25 +65,39 @@ def shuffle_epoch(key, epoch, perm):
         perm[i], perm[j] = perm[j], perm[i]
 
 
-@njit(inline="always", **JIT)
-def _oracle(functions, data, x, key, call, oracle, perm, out):
-    """out <- G(x, xi_call): one stochastic gradient (see oracles.py).
+# ---- the objective's compiled functions, called without overhead -------------------------
+# function_set's overloads ``value``/``grad``/``component_grad`` reach the objective through a
+# wrapper function whose array arguments numba reference-counts on every call (four atomic
+# increments and decrements: about 50 cycles per call, more than a whole fast step at d = 10).
+# These intrinsics emit the objective's own function call in place instead, exactly as a direct
+# call of the dispatcher would be lowered; the FunctionSet type still keys the cache.
 
-    ``perm`` holds the current epoch's order (reshuffled or prescribed).
-    """
-    kind, noise_scale, m, _ = oracle
-    if kind == GAUSSIAN:
-        grad(functions, x, data, out)
-        d = x.shape[0]
-        for q in range(noise_scale.shape[0]):  # empty when there is no noise: no draws
-            out[q] += noise_scale[q] * normal(key, call * d + q)
-    elif kind == RESHUFFLE or kind == PRESCRIBED:
-        position = call % m
-        if kind == RESHUFFLE and position == 0:
-            shuffle_epoch(key, call // m, perm)
-        component_grad(functions, x, perm[position], data, out)
-    else:
-        component_grad(functions, x, uniform_index(key, call, m), data, out)
+def _direct_call(typingctx, field, functions, args):
+    implementation = getattr(_REGISTRY[functions.token], field)
+    function_type = typingctx.resolve_value_type(implementation)
+    call_signature = function_type.get_call_type(typingctx, args, {})
+
+    def codegen(context, builder, signature, values):
+        return context.get_function(function_type, call_signature)(builder, values[1:])
+    return call_signature.return_type(functions, *args), codegen
+
+
+@intrinsic
+def _value(typingctx, functions, x, data):
+    """f(x)."""
+    return _direct_call(typingctx, "value", functions, (x, data))
+
+
+@intrinsic
+def _grad(typingctx, functions, x, data, out):
+    """out <- grad f(x)."""
+    return _direct_call(typingctx, "grad", functions, (x, data, out))
+
+
+@intrinsic
+def _component_grad(typingctx, functions, x, a, data, out):
+    """out <- grad f_a(x)."""
+    return _direct_call(typingctx, "component_grad", functions, (x, a, data, out))
 
 
 @njit(**PARALLEL)
@@ -94,8 +118,18 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
     K = 1
     for k in ks:
         K *= k
-    m, orders = oracle[2], oracle[3]
+    kind, noise_scale, m, orders = oracle
+    noisy = kind == GAUSSIAN and noise_scale.shape[0] > 0
     keep_trajectory = trajectory.shape[1] > 0
+    # Normals are drawn ahead for `batch` oracle calls at a time: call c uses positions
+    # c d .. c d + d - 1 of the stream, so a batch is one contiguous run of positions.
+    batch = max(1, _NORMALS_PER_BATCH // d) if noisy else 0
+    # GaussianNoise(sigma) has one scale for every coordinate: multiplying by that number rather
+    # than reading noise_scale saves a memory stream. Same bits (signed zeros too), same products.
+    scale = noise_scale[0] if noisy else 0.0
+    same_scale = True
+    for s in noise_scale:
+        same_scale &= s == scale and math.copysign(1.0, s) == math.copysign(1.0, scale)
     for r in prange(replicates):
         if diverged_at[r] >= 0:  # its remaining records are NaN already
             continue
@@ -104,30 +138,66 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
         key = keys[r]
         g = np.empty(d)
         perm = np.empty(m, dtype=np.int64)
+        counts = np.zeros(n, dtype=np.int64)  # fast steps / cycles done at each level
+        z = np.empty(batch * d)
+        flags = np.empty(-(-batch * d // 8) * 8, dtype=np.uint8)
         call = calls[r]
-        if oracle[0] == RESHUFFLE and call % m != 0:
-            shuffle_epoch(key, call // m, perm)
-        elif oracle[0] == PRESCRIBED:
-            perm[:] = orders[r]
+        batch_end = call  # z holds the normals of calls batch_end - batch .. batch_end - 1
+        position, epoch = 0, 0
+        if kind == RESHUFFLE or kind == PRESCRIBED:  # noqa: SIM109 (numba kernel: scalar comparisons)
+            position, epoch = call % m, call // m
+            if kind == PRESCRIBED:
+                perm[:] = orders[r]
+            elif position != 0:
+                shuffle_epoch(key, epoch, perm)
         for t in range(t_start + 1, t_start + iterations + 1):
-            for j in range(1, K + 1):
-                _oracle(functions, data, fast, key, call, oracle, perm, g)
-                for q in range(d):
-                    fast[q] -= lr * g[q]
-                call += 1
-                top, period = 0, 1
-                for i in range(n):
-                    period *= ks[i]
-                    if j % period != 0:
-                        break
+            for _ in range(K):
+                # fast step: phi_0 <- phi_0 - eta G(phi_0, xi_call)
+                if kind == GAUSSIAN:
+                    _grad(functions, fast, data, g)
+                    if noisy:
+                        if call == batch_end:
+                            normals(key, call * d, z, flags)
+                            batch_end = call + batch
+                        offset = (call - (batch_end - batch)) * d
+                        if same_scale:
+                            for q in range(d):
+                                fast[q] -= lr * (g[q] + scale * z[offset + q])
+                        else:
+                            for q in range(d):
+                                fast[q] -= lr * (g[q] + noise_scale[q] * z[offset + q])
+                    else:
+                        for q in range(d):
+                            fast[q] -= lr * g[q]
+                else:
+                    if kind == RESHUFFLE or kind == PRESCRIBED:  # noqa: SIM109 (numba kernel)
+                        if position == m:
+                            position, epoch = 0, epoch + 1
+                        if kind == RESHUFFLE and position == 0:
+                            shuffle_epoch(key, epoch, perm)
+                        component = perm[position]
+                        position += 1
+                    else:
+                        component = uniform_index(key, call, m)
+                    _component_grad(functions, fast, component, data, g)
                     for q in range(d):
-                        phi[i + 1, q] += alphas[i] * (phi[i, q] - phi[i + 1, q])
-                    top = i + 1
+                        fast[q] -= lr * g[q]
+                call += 1
+                # counters: level i + 1 synchronises when level i completes k_{i+1} cycles
+                top = 0
+                while top < n:
+                    counts[top] += 1
+                    if counts[top] < ks[top]:
+                        break
+                    counts[top] = 0
+                    for q in range(d):
+                        phi[top + 1, q] += alphas[top] * (phi[top, q] - phi[top + 1, q])
+                    top += 1
                 for i in range(top):
                     for q in range(d):
                         phi[i, q] = phi[top, q]
-            f = value(functions, slow, data)
-            grad(functions, slow, data, g)
+            f = _value(functions, slow, data)
+            _grad(functions, slow, data, g)
             norm_sq = 0.0
             for q in range(d):
                 norm_sq += g[q] * g[q]
@@ -235,10 +305,10 @@ class _RunningMoments:
         return Summary(np.asarray(self.mean), stderr, self.count)
 
 
-def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None, x0=None, *,
+def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=None, x0=None, *,
              seed: int = 0, keep: str = "records", trajectory: bool = False,
              chunk: int | None = None, block: int | None = None,
-             progress: bool | None = None) -> SimulationResult:
+             progress: bool | None = None, seeds=None) -> SimulationResult:
     """Run ``optimizer`` on ``objective`` for T top-level iterations, over many replicates.
 
     Parameters
@@ -247,7 +317,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
     optimizer : MLA
     T : int
         Number of top-level iterations (>= 1); each makes ``optimizer.K`` oracle calls.
-    seeds : int or sequence of int
+    replicates : int or sequence of int
         R (replicates 0..R-1) or the replicate indices to run; replicate r uses the stream
         keyed by (seed, r), so any subset reproduces the same replicates bit for bit.
     oracle : GaussianNoise, WithReplacement or RandomReshuffling
@@ -265,13 +335,18 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
         Replicates per kernel call and iterations per kernel call (results do not depend on them).
     progress : bool, optional
         Show a progress bar on stderr (default: only for long runs, on a terminal).
+    seeds : int or sequence of int, optional
+        Deprecated name of ``replicates``.
     """
     if not isinstance(objective, Objective):
         raise ValueError(f"objective must be an mla_numeric Objective, got {type(objective).__name__}")
     if not isinstance(optimizer, MLA):
         raise ValueError(f"optimizer must be an mla_numeric.MLA, got {type(optimizer).__name__}")
+    if seeds is not None:
+        warnings.warn("simulate(seeds=...) is deprecated: use replicates=", DeprecationWarning, stacklevel=2)
+        replicates = seeds
     T = check_positive("T", T, integer=True)
-    replicates = _replicate_indices(seeds)
+    replicates = _replicate_indices(replicates)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     oracle = GaussianNoise(0.0) if oracle is None else oracle
@@ -357,13 +432,13 @@ def simulate(objective: Objective, optimizer: MLA, T: int, seeds=1, oracle=None,
         trajectory=np.concatenate(traj_rows) if trajectory else None)
 
 
-def _replicate_indices(seeds) -> np.ndarray:
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        return np.arange(check_positive("seeds (number of replicates)", seeds, integer=True))
-    message = f"seeds must be a number of replicates >= 1 or a non-empty list of distinct " \
-              f"replicate indices in [0, 2**63), got {seeds!r}"
+def _replicate_indices(replicates) -> np.ndarray:
+    if isinstance(replicates, numbers.Integral) and not isinstance(replicates, bool):
+        return np.arange(check_positive("replicates", replicates, integer=True))
+    message = f"replicates must be a number of replicates >= 1 or a non-empty list of distinct " \
+              f"replicate indices in [0, 2**63), got {replicates!r}"
     try:
-        items = list(seeds)
+        items = list(replicates)
     except TypeError:
         raise ValueError(message) from None
     if not items or not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in items):

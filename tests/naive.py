@@ -78,6 +78,11 @@ def normal(key, n):
         word = bits(slow_key, next(slow))
 
 
+def normals(key, start, count):
+    """Draws start .. start + count - 1, one by one (the twin of rng.normals)."""
+    return np.array([normal(key, start + i) for i in range(count)])
+
+
 def epoch_order(key, epoch, m):
     """Fisher-Yates: swap i = m-1..1 takes its partner from stream position epoch * m + i."""
     order = list(range(m))
@@ -100,10 +105,7 @@ def stochastic_gradient(objective, oracle, key, call, x):
         z = np.array([normal(key, call * d + q) for q in range(d)])
         return gradient(objective, x) + oracle.noise_scale(d) * z
     m = objective.m
-    if oracle.name == "replacement":
-        a = uniform_index(key, call, m)
-    else:
-        a = epoch_order(key, call // m, m)[call % m]
+    a = uniform_index(key, call, m) if oracle.name == "replacement" else epoch_order(key, call // m, m)[call % m]
     out = np.empty(objective.dim)
     objective.component_grad.py_func(x, a, objective.data, out)
     return out

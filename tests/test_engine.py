@@ -4,14 +4,13 @@ import os
 import subprocess
 import sys
 
+import naive
 import numpy as np
 import pytest
 
 import mla_numeric as mn
 from mla_numeric import objectives
 from mla_numeric.objectives import Objective, diagonal_quadratic
-
-import naive
 
 LAYERS = [[], [(3, 0.5)], [(2, 0.5), (3, 0.8)], [(2, 0.6), (1, 0.9), (2, 0.7)]]
 SMALL_DIMS = {"quadratic": 5, "dense-quadratic": 4, "nqm": 5, "robust-regression": 3,
@@ -40,7 +39,7 @@ def test_kernel_matches_twin(name, layers, oracle_name):
     oracle = next(o for o in oracles_for(objective) if o.name == oracle_name)
     lr = 0.05 if name != "valley" else 0.02
     T, seed = 5, 7
-    result = mn.simulate(objective, mn.MLA(layers, lr), T, seeds=[0, 3], oracle=oracle,
+    result = mn.simulate(objective, mn.MLA(layers, lr), T, replicates=[0, 3], oracle=oracle,
                          seed=seed, trajectory=True)
     for row, replicate in enumerate([0, 3]):
         loss, grad_norm_sq, trajectory = naive.simulate(
@@ -48,6 +47,58 @@ def test_kernel_matches_twin(name, layers, oracle_name):
         np.testing.assert_allclose(result.loss_records[row], loss, rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(result.grad_norm_sq_records[row], grad_norm_sq, rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(result.trajectory[row], trajectory, rtol=1e-12, atol=1e-14)
+
+
+def test_kernel_matches_twin_across_batches_of_normals():
+    # The kernel draws the normals of _NORMALS_PER_BATCH // d oracle calls at a time (341 calls
+    # at d = 3); 15 iterations of K = 25 make 375 calls, so the run crosses a batch boundary, and
+    # block = 4 (100 calls) starts kernel calls in the middle of a batch.
+    from mla_numeric.engine import _NORMALS_PER_BATCH
+    objective, oracle, layers, T = diagonal_quadratic(3, seed=1), mn.GaussianNoise(1.0), [(5, 0.5), (5, 0.5)], 15
+    assert T * 25 > _NORMALS_PER_BATCH // 3
+    result = mn.simulate(objective, mn.MLA(layers, 0.05), T, replicates=[1], oracle=oracle, seed=2,
+                         block=4, trajectory=True)
+    loss, grad_norm_sq, trajectory = naive.simulate(objective, layers, 0.05, T, objective.start(), oracle,
+                                                    seed=2, replicate=1)
+    np.testing.assert_allclose(result.grad_norm_sq_records[0], grad_norm_sq, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(result.trajectory[0], trajectory, rtol=1e-12, atol=1e-14)
+
+
+# Final phi_T[0] of three runs, recorded with the engine of commit 954f8a3 (before the normals were
+# drawn in bulk). The random streams are part of the contract: reports are compared number for
+# number across versions, so any change of the stream or of the arithmetic shows up here. The
+# objectives use no libm function (a quadratic and the valley), so the values are portable.
+GOLDEN = {
+    "gaussian": ["0x1.670b97e31f574p-4", "0x1.a6a2c4bb95598p-4", "0x1.dad246cb9477fp-4"],
+    "replacement": ["0x1.06dc5834a1791p+0", "0x1.0a9d056c5e8bcp+0", "0x1.0a646af842502p+0"],
+    "reshuffle": ["0x1.0bae502708db8p+0", "0x1.0b0ec8dfb7ac8p+0", "0x1.0c2a20f4f925dp+0"],
+}
+
+
+def test_results_are_those_of_earlier_versions():
+    quadratic, valley = diagonal_quadratic(3, seed=0), objectives.make("valley", 2, seed=0)
+    runs = {
+        "gaussian": (quadratic, mn.MLA([(5, 0.5), (5, 0.5)], 0.1), mn.GaussianNoise(1.0)),
+        "replacement": (valley, mn.MLA([(3, 0.5)], 0.02), mn.WithReplacement()),
+        "reshuffle": (valley, mn.MLA([(3, 0.5), (2, 0.8)], 0.02), mn.RandomReshuffling()),
+    }
+    for name, (objective, optimizer, oracle) in runs.items():
+        result = mn.simulate(objective, optimizer, 20, replicates=3, oracle=oracle, seed=7)
+        assert [float(x).hex() for x in result.final[:, 0]] == GOLDEN[name], name
+
+
+def test_seeds_is_a_deprecated_name_of_replicates():
+    objective, optimizer, oracle = diagonal_quadratic(2, seed=0), mn.MLA([], 0.1), mn.GaussianNoise(1.0)
+    with pytest.warns(DeprecationWarning, match="replicates="):
+        old = mn.simulate(objective, optimizer, 3, seeds=[2, 0], oracle=oracle)
+    new = mn.simulate(objective, optimizer, 3, replicates=[2, 0], oracle=oracle)
+    np.testing.assert_array_equal(old.final, new.final)
+    assert old.config == new.config
+
+
+def test_version_has_one_home():
+    from mla_numeric import _version, engine
+    assert mn.__version__ == engine.__version__ == _version.__version__
 
 
 def test_shuffle_is_a_permutation_that_changes_each_epoch():
@@ -68,7 +119,7 @@ def test_shuffle_is_a_permutation_that_changes_each_epoch():
 def run(layers, lr, T, objective=None, **kwargs):
     objective = objective or diagonal_quadratic(6, seed=2)
     kwargs.setdefault("oracle", mn.GaussianNoise(0.5))
-    return mn.simulate(objective, mn.MLA(layers, lr), T, seeds=3, seed=11, trajectory=True, **kwargs)
+    return mn.simulate(objective, mn.MLA(layers, lr), T, replicates=3, seed=11, trajectory=True, **kwargs)
 
 
 def test_all_alpha_one_is_sgd():
@@ -89,7 +140,7 @@ def test_all_k_one_is_sgd_at_lr_eta_P():
 def test_one_layer_is_lookahead():
     # Lookahead as Zhang et al. write it: k fast steps from phi, then phi += alpha (x - phi).
     objective, oracle, k, alpha, lr, T = diagonal_quadratic(4, seed=3), mn.GaussianNoise(1.0), 4, 0.6, 0.2, 6
-    engine = mn.simulate(objective, mn.MLA([(k, alpha)], lr), T, seeds=[2], seed=5, oracle=oracle, trajectory=True)
+    engine = mn.simulate(objective, mn.MLA([(k, alpha)], lr), T, replicates=[2], seed=5, oracle=oracle, trajectory=True)
     key, call, phi = naive.stream_key(5, 2), 0, objective.start()
     for t in range(1, T + 1):
         x = phi.copy()
@@ -115,7 +166,7 @@ def test_two_layer_trace_by_hand():
     #   level-2 sync:                               phi_2 = 8 + (3.125 - 8)/2 = 5.5625
     # so each top-level iteration multiplies by 5.5625 / 8 = 0.6953125 (all exact in binary).
     objective = diagonal_quadratic(1, h=[1.0], xstar=[0.0])
-    result = mn.simulate(objective, mn.MLA([(2, 0.5), (2, 0.5)], 0.5), 2, seeds=1, x0=[8.0],
+    result = mn.simulate(objective, mn.MLA([(2, 0.5), (2, 0.5)], 0.5), 2, replicates=1, x0=[8.0],
                          trajectory=True)
     assert result.trajectory[0, :, 0].tolist() == [8.0, 5.5625, 5.5625 * 0.6953125]
 
@@ -132,11 +183,11 @@ def test_cycle_lemma(layers):
     G = rng.standard_normal((optimizer.K, 3))
     phi = rng.standard_normal(3)
     d = optimizer.pair_weights()
-    for recursion in (lambda p, step: naive.nested_iteration(p, layers, lambda x: step(x, None)),
+    for recursion in (lambda p, step: naive.nested_iteration(p, layers, lambda x: step(x, None)),  # noqa: B023 (x is the lambda's own argument)
                       lambda p, step: mn.cycle.nested_cycle(p, step, layers)):
         points = []
 
-        def step(x, _):
+        def step(x, _, points=points):
             points.append(x)
             return x - optimizer.lr * G[len(points) - 1]
 
@@ -158,12 +209,12 @@ def test_chunking_and_blocks_do_not_change_results():
     objective = objectives.make("robust-regression", 4, seed=0)
     kwargs = dict(oracle=mn.RandomReshuffling(), seed=3, trajectory=True)
     optimizer = mn.MLA([(3, 0.5), (2, 0.5)], 0.05)
-    whole = mn.simulate(objective, optimizer, 12, seeds=6, **kwargs)
-    pieces = mn.simulate(objective, optimizer, 12, seeds=6, chunk=4, block=5, **kwargs)
-    subset = mn.simulate(objective, optimizer, 12, seeds=[4, 1], block=1, **kwargs)
+    whole = mn.simulate(objective, optimizer, 12, replicates=6, **kwargs)
+    pieces = mn.simulate(objective, optimizer, 12, replicates=6, chunk=4, block=5, **kwargs)
+    subset = mn.simulate(objective, optimizer, 12, replicates=[4, 1], block=1, **kwargs)
     np.testing.assert_array_equal(whole.trajectory, pieces.trajectory)
     np.testing.assert_array_equal(whole.trajectory[[4, 1]], subset.trajectory)
-    streamed = mn.simulate(objective, optimizer, 12, seeds=6, keep="summary", chunk=4,
+    streamed = mn.simulate(objective, optimizer, 12, replicates=6, keep="summary", chunk=4,
                            oracle=mn.RandomReshuffling(), seed=3)
     np.testing.assert_allclose(streamed.grad_norm_sq.mean, whole.grad_norm_sq_records.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(streamed.grad_norm_sq.stderr,
@@ -175,15 +226,19 @@ _DIGEST = """
 import hashlib, numba, numpy as np, mla_numeric as mn
 from mla_numeric import objectives
 objective = objectives.make("logistic-nonconvex", 5, seed=0)
-result = mn.simulate(objective, mn.MLA([(5, 0.5), (5, 0.5)], 0.05), 40, seeds=7,
+result = mn.simulate(objective, mn.MLA([(5, 0.5), (5, 0.5)], 0.05), 40, replicates=7,
                      oracle=mn.WithReplacement(), trajectory=True)
-gauss = mn.simulate(objective, mn.MLA([(5, 0.5)], 0.05), 40, seeds=7, oracle=mn.GaussianNoise(1.0))
+gauss = mn.simulate(objective, mn.MLA([(5, 0.5)], 0.05), 40, replicates=7, oracle=mn.GaussianNoise(1.0))
 # K = 6 calls an iteration and one kernel call per iteration (block 1), so epochs of m components
 # straddle kernel calls and the order is redrawn mid-epoch.
-shuffled = mn.simulate(objective, mn.MLA([(3, 0.5), (2, 0.5)], 0.05), 40, seeds=7,
+shuffled = mn.simulate(objective, mn.MLA([(3, 0.5), (2, 0.5)], 0.05), 40, replicates=7,
                        oracle=mn.RandomReshuffling(), trajectory=True)
+# 1000 calls at d = 3 cross batches of normals (341 calls), and kernel calls of 7 iterations
+# start inside a batch.
+noisy = mn.simulate(objectives.make("quadratic", 3, seed=0), mn.MLA([(5, 0.5), (5, 0.5)], 0.05), 40,
+                    replicates=5, oracle=mn.GaussianNoise(1.0), block=7, trajectory=True)
 digest = hashlib.sha256(result.trajectory.tobytes() + gauss.loss_records.tobytes()
-                        + shuffled.trajectory.tobytes()).hexdigest()
+                        + shuffled.trajectory.tobytes() + noisy.trajectory.tobytes()).hexdigest()
 print(numba.get_num_threads(), objective.m, digest)
 """
 
@@ -207,7 +262,7 @@ def test_results_do_not_depend_on_thread_count(tmp_path):
 def test_divergence_is_reported_with_seed_and_step():
     objective = diagonal_quadratic(3, seed=0)  # L = 1: SGD with eta = 3 diverges
     with pytest.warns(mn.DivergenceWarning, match="3 of 3 replicates diverged"):
-        result = mn.simulate(objective, mn.MLA([], 3.0), 2000, seeds=3, seed=4)
+        result = mn.simulate(objective, mn.MLA([], 3.0), 2000, replicates=3, seed=4)
     assert [(event.replicate, event.seed) for event in result.diverged] == [(0, 4), (1, 4), (2, 4)]
     assert all(0 < event.step <= 2000 for event in result.diverged)
     assert result.grad_norm_sq.count == 0 and np.all(np.isnan(result.average_grad_norm_sq))
@@ -239,7 +294,7 @@ def quartic():
 def test_partial_divergence_is_excluded_loudly():
     objective = quartic()
     with pytest.warns(mn.DivergenceWarning) as caught:
-        result = mn.simulate(objective, mn.MLA([], 0.5), 200, seeds=64, oracle=mn.GaussianNoise(1.0))
+        result = mn.simulate(objective, mn.MLA([], 0.5), 200, replicates=64, oracle=mn.GaussianNoise(1.0))
     assert "the summaries exclude them" in str(caught[0].message)
     diverged = {event.replicate for event in result.diverged}
     assert 0 < len(diverged) < 64
@@ -261,7 +316,7 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np, mla_numeric as mn
 from mla_numeric.engine import _advance
 from user_objective import objective
-result = mn.simulate(objective, mn.MLA([(2, 0.5)], 0.1), 3, seeds=1, x0=np.ones(2))
+result = mn.simulate(objective, mn.MLA([(2, 0.5)], 0.1), 3, replicates=1, x0=np.ones(2))
 print(result.final[0, 0], sum(_advance.stats.cache_hits.values()))
 """
 
@@ -341,7 +396,7 @@ def test_reductions_catch_an_off_by_one_synchronisation():
     objective, oracle = diagonal_quadratic(3, seed=2), mn.GaussianNoise(0.5)
 
     def engine(layers, lr, T):
-        return mn.simulate(objective, mn.MLA(layers, lr), T, seeds=1, oracle=oracle, trajectory=True).trajectory[0]
+        return mn.simulate(objective, mn.MLA(layers, lr), T, replicates=1, oracle=oracle, trajectory=True).trajectory[0]
 
     def late_sync(layers, lr, T):  # synchronises one fast step late: k + 1 steps per cycle
         shifted = [(k + 1, alpha) for k, alpha in layers]
