@@ -7,8 +7,23 @@ cost milliseconds when another process holds a core (common on 2-core machines);
 costs microseconds and does not slow our long parallel regions. Users can still override it.
 """
 import os
+from typing import TypedDict
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-JIT = dict(cache=True, fastmath=False, nogil=True)
-PARALLEL = dict(JIT, parallel=True)
+
+class JitOptions(TypedDict):
+    """The keyword arguments of ``numba.njit`` used here (a TypedDict, so that type checkers
+    match each to njit's parameter when unpacked as ``njit(**JIT)``)."""
+
+    cache: bool
+    fastmath: bool
+    nogil: bool
+
+
+class ParallelOptions(JitOptions):
+    parallel: bool
+
+
+JIT = JitOptions(cache=True, fastmath=False, nogil=True)
+PARALLEL = ParallelOptions(**JIT, parallel=True)

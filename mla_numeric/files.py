@@ -1,10 +1,19 @@
 """Atomic file writes: a reader (or an interrupted run) sees the old file or the new, never half."""
+from __future__ import annotations
+
 import csv
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["write_text", "write_json", "write_csv", "save_figure"]
 
@@ -17,7 +26,7 @@ def _publish(temporary: str, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def write_text(path, text: str) -> Path:
+def write_text(path: StrPath, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,11 +41,11 @@ def write_text(path, text: str) -> Path:
     return path
 
 
-def write_json(path, data) -> Path:
+def write_json(path: StrPath, data: Any) -> Path:
     return write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def write_csv(path, header, rows) -> Path:
+def write_csv(path: StrPath, header: Iterable[object], rows: Iterable[Iterable[object]]) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -44,7 +53,7 @@ def write_csv(path, header, rows) -> Path:
     return write_text(path, buffer.getvalue())
 
 
-def save_figure(figure, path) -> Path:
+def save_figure(figure: Figure, path: StrPath) -> Path:
     """Save a matplotlib figure as PNG, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

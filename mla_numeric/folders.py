@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ._typing import StrPath
+
 __all__ = ["MARKER", "FolderError", "check_output_folder", "building", "publish"]
 
 MARKER = ".mla-check-output"
@@ -25,7 +27,7 @@ class FolderError(ValueError):
     """An output folder that cannot be used: one line naming the path and what is wrong."""
 
 
-def _ours(folder: Path) -> set:
+def _ours(folder: Path) -> set[str]:
     """The entries of ``folder`` that a previous run wrote (from its marker)."""
     try:
         return set(json.loads((folder / MARKER).read_text())["entries"]) | {MARKER}
@@ -33,7 +35,7 @@ def _ours(folder: Path) -> set:
         return set()
 
 
-def _foreign(folder: Path) -> list:
+def _foreign(folder: Path) -> list[str]:
     """Entries of an existing folder that mla-check did not write."""
     if not folder.is_dir():
         return []
@@ -41,7 +43,7 @@ def _foreign(folder: Path) -> list:
     return sorted(entry.name for entry in folder.iterdir() if entry.name not in ours)
 
 
-def check_output_folder(out, force: bool = False) -> Path:
+def check_output_folder(out: StrPath, force: bool = False) -> Path:
     """``out`` as a Path, after refusing what would lose or mix a user's files."""
     if str(out).strip() == "":
         raise FolderError("--out must name a folder, got an empty path")

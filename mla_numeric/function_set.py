@@ -11,39 +11,51 @@ process (correct, just not cached across processes).
 Inside a kernel, ``value(functions, x, data)``, ``grad(functions, x, data, out)`` and
 ``component_grad(functions, x, a, data, out)`` call the objective's own functions.
 """
+from __future__ import annotations
+
 import hashlib
 import inspect
 import pickle
 import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from numba import types
 from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
 from ._numba import JIT
 
+if TYPE_CHECKING:
+    from ._typing import FloatArray
+    from .objectives.base import ComponentGradFunction, Data, GradFunction, Objective, ValueFunction
+
 __all__ = ["FunctionSet", "function_set", "value", "grad", "component_grad"]
 
 _FIELDS = ("value", "grad", "component_grad")
-_REGISTRY = {}  # token -> FunctionSet
+_REGISTRY: dict[str, FunctionSet] = {}  # token -> FunctionSet
 
 
 class FunctionSet:
     """The compiled functions of one objective family, with a token that names their code."""
 
-    def __init__(self, objective, token: str):
+    value: ValueFunction
+    grad: GradFunction
+    component_grad: ComponentGradFunction
+
+    def __init__(self, objective: Objective, token: str) -> None:
         for field in _FIELDS:
             setattr(self, field, getattr(objective, field))
         self.token = token
         _REGISTRY[token] = self
 
 
-def function_set(objective) -> FunctionSet:
+def function_set(objective: Objective) -> FunctionSet:
     """The (shared) FunctionSet of ``objective``'s compiled functions."""
     token = _code_token([getattr(objective, field) for field in _FIELDS])
     return _REGISTRY.get(token) or FunctionSet(objective, token)
 
 
-def _code_token(functions) -> str:
+def _code_token(functions: Iterable[Callable[..., object]]) -> str:
     """Hash of each function's name, bytecode, constants, closure and defining source file.
 
     The closure matters: a factory's functions share names and source but not their captured
@@ -58,7 +70,10 @@ def _code_token(functions) -> str:
         try:
             cells = tuple(cell.cell_contents for cell in python.__closure__ or ())
             digest.update(pickle.dumps(cells))
-            with open(inspect.getsourcefile(python), "rb") as source:
+            path = inspect.getsourcefile(python)
+            if path is None:
+                raise OSError(f"no source file for {python.__qualname__}")
+            with open(path, "rb") as source:
                 digest.update(source.read())
         except (TypeError, OSError, ValueError, pickle.PicklingError, AttributeError):
             digest.update(uuid.uuid4().bytes)
@@ -68,50 +83,58 @@ def _code_token(functions) -> str:
 class FunctionSetType(types.Dummy):
     """The numba type of a FunctionSet: no runtime data, keyed by the token."""
 
-    def __init__(self, token):
+    def __init__(self, token: str) -> None:
         self.token = token
         super().__init__(f"FunctionSet[{token}]")
 
     @property
-    def key(self):
+    def key(self) -> str:
         return self.token
 
 
 @typeof_impl.register(FunctionSet)
-def _typeof_function_set(val, context):
+def _typeof_function_set(val: FunctionSet, context: object) -> FunctionSetType:
     return FunctionSetType(val.token)
 
 
 register_model(FunctionSetType)(models.OpaqueModel)
 
 
-@unbox(FunctionSetType)
-def _unbox_function_set(typ, obj, context):
-    return NativeValue(context.context.get_dummy_value())
+# numba.core.pythonapi (unbox, NativeValue) has no type information: numba types only part of its
+# extension API.
+@unbox(FunctionSetType)  # type: ignore[no-untyped-call, untyped-decorator]
+def _unbox_function_set(typ: FunctionSetType, obj: object, context: Any) -> NativeValue:
+    return NativeValue(context.context.get_dummy_value())  # type: ignore[no-untyped-call]
 
 
-def value(functions, x, data):
+def value(functions: FunctionSet, x: FloatArray, data: Data) -> float:
     """f(x)."""
     return functions.value(x, data)
 
 
-def grad(functions, x, data, out):
+def grad(functions: FunctionSet, x: FloatArray, data: Data, out: FloatArray) -> None:
     """out <- grad f(x)."""
     functions.grad(x, data, out)
 
 
-def component_grad(functions, x, a, data, out):
+def component_grad(functions: FunctionSet, x: FloatArray, a: int, data: Data, out: FloatArray) -> None:
     """out <- grad f_a(x)."""
     functions.component_grad(x, a, data, out)
 
 
-@overload(value, jit_options=JIT)
+# The implementations below run at compile time on numba types (``functions`` is a
+# FunctionSetType) and return the Python function that numba compiles in place of the call.
+# They stay unannotated: numba's @overload checks that the two signatures agree, annotations
+# included (pyproject.toml). numba's stub of ``overload`` leaves ``cache`` out of ``jit_options``,
+# which numba accepts: hence the ignores.
+
+@overload(value, jit_options=JIT)  # type: ignore[arg-type]
 def _value(functions, x, data):
     implementation = _REGISTRY[functions.token].value
     return lambda functions, x, data: implementation(x, data)
 
 
-@overload(grad, jit_options=JIT)
+@overload(grad, jit_options=JIT)  # type: ignore[arg-type]
 def _grad(functions, x, data, out):
     implementation = _REGISTRY[functions.token].grad
 
@@ -120,7 +143,7 @@ def _grad(functions, x, data, out):
     return call
 
 
-@overload(component_grad, jit_options=JIT)
+@overload(component_grad, jit_options=JIT)  # type: ignore[arg-type]
 def _component_grad(functions, x, a, data, out):
     implementation = _REGISTRY[functions.token].component_grad
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._typing import FloatArray
 from .cycle import nested_cycle
 from .objectives.base import Objective
 from .objectives.quadratic import quadratic_parts
-from .oracles import GAUSSIAN, GaussianNoise
+from .oracles import GAUSSIAN, GaussianNoise, Oracle
 from .spec import MLA, check_finite_array, check_positive
 
 __all__ = ["cycle_maps", "quadratic_moments", "QuadraticMoments"]
@@ -30,12 +32,12 @@ __all__ = ["cycle_maps", "quadratic_moments", "QuadraticMoments"]
 class QuadraticMoments:
     """Exact expectations at t = 0..T: mean (T+1, d), loss and grad_norm_sq (T+1,)."""
 
-    mean: np.ndarray
-    loss: np.ndarray
-    grad_norm_sq: np.ndarray
+    mean: FloatArray
+    loss: FloatArray
+    grad_norm_sq: FloatArray
 
 
-def cycle_maps(A: np.ndarray, optimizer: MLA):
+def cycle_maps(A: ArrayLike, optimizer: MLA) -> tuple[FloatArray, FloatArray]:
     """(M, B) with e' = M e + sum_j B[j] xi_j for one top-level iteration; B has shape (K, d, d).
 
     With a 1-D ``A`` (the diagonal of a diagonal matrix) both are returned as diagonals:
@@ -49,7 +51,7 @@ def cycle_maps(A: np.ndarray, optimizer: MLA):
     start = np.zeros((d, width * (K + 1)))
     start[:, :width] = 1.0 if diagonal else np.eye(d)
 
-    def step(W, j):
+    def step(W: FloatArray, j: int) -> FloatArray:
         drift = A[:, None] * W if diagonal else A @ W
         noise = np.zeros_like(W)
         noise[:, width * (1 + j):width * (2 + j)] = 1.0 if diagonal else np.eye(d)
@@ -61,8 +63,8 @@ def cycle_maps(A: np.ndarray, optimizer: MLA):
     return W[:, :d], np.stack([W[:, d * (1 + j):d * (2 + j)] for j in range(K)])
 
 
-def quadratic_moments(objective: Objective, optimizer: MLA, T: int, oracle=None,
-                      x0=None) -> QuadraticMoments:
+def quadratic_moments(objective: Objective, optimizer: MLA, T: int, oracle: Oracle | None = None,
+                      x0: ArrayLike | None = None) -> QuadraticMoments:
     """Exact E f(phi_t), E||grad f(phi_t)||^2 and E phi_t, t = 0..T, for a quadratic objective.
 
     ``oracle`` must be Gaussian noise (default: none); ``x0`` defaults to ``objective.start()``.

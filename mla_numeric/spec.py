@@ -13,16 +13,28 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
+
+from ._typing import JSON, FloatArray, IntArray, Layers
 
 MAX_CALLS_PER_ITERATION = 2 ** 31  # K, the oracle calls of one top-level iteration
 
 __all__ = ["MLA", "parse_layers", "format_layers", "check_positive", "check_real", "check_finite_array"]
 
 
-def check_positive(name: str, value, *, integer: bool = False):
+@overload
+def check_positive(name: str, value: object, *, integer: Literal[True]) -> int: ...
+
+
+@overload
+def check_positive(name: str, value: object, *, integer: Literal[False] = ...) -> float: ...
+
+
+def check_positive(name: str, value: object, *, integer: bool = False) -> int | float:
     """Return ``value`` if it is a finite number > 0 (an integer >= 1 if ``integer``)."""
     if integer:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -30,12 +42,13 @@ def check_positive(name: str, value, *, integer: bool = False):
         return int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return number
 
 
-def check_real(name: str, value, *, nonnegative: bool = False) -> float:
+def check_real(name: str, value: object, *, nonnegative: bool = False) -> float:
     """Return ``value`` as a float if it is a finite real number (>= 0 if ``nonnegative``)."""
     bound = " >= 0" if nonnegative else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
@@ -44,7 +57,7 @@ def check_real(name: str, value, *, nonnegative: bool = False) -> float:
     return float(value)
 
 
-def check_finite_array(name: str, value, shape: tuple) -> np.ndarray:
+def check_finite_array(name: str, value: object, shape: tuple[int, ...]) -> FloatArray:
     """Return ``value`` as a float64 array of ``shape`` with only finite entries."""
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -69,11 +82,11 @@ class MLA:
         Inner (fast-weight) learning rate eta > 0.
     """
 
-    layers: tuple
+    layers: Layers
     lr: float
 
-    def __init__(self, layers=(), lr: float = 0.1):
-        checked = []
+    def __init__(self, layers: Iterable[tuple[int, float]] = (), lr: float = 0.1):
+        checked: list[tuple[int, float]] = []
         for i, layer in enumerate(layers, start=1):
             try:
                 k, alpha = layer
@@ -83,7 +96,7 @@ class MLA:
             if k > MAX_CALLS_PER_ITERATION:
                 raise ValueError(f"k_{i} must be at most {MAX_CALLS_PER_ITERATION}, got {k}")
             if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
-                    or not (math.isfinite(alpha) and 0 < alpha <= 1):
+                    or not (math.isfinite(alpha) and 0 < float(alpha) <= 1):
                 raise ValueError(f"alpha_{i} must be in (0, 1], got {alpha!r}")
             checked.append((k, float(alpha)))
         if math.prod(k for k, _ in checked) > MAX_CALLS_PER_ITERATION:
@@ -98,11 +111,11 @@ class MLA:
         return len(self.layers)
 
     @property
-    def ks(self) -> np.ndarray:
+    def ks(self) -> IntArray:
         return np.array([k for k, _ in self.layers], dtype=np.int64)
 
     @property
-    def alphas(self) -> np.ndarray:
+    def alphas(self) -> FloatArray:
         return np.array([a for _, a in self.layers], dtype=np.float64)
 
     @property
@@ -115,7 +128,7 @@ class MLA:
         """prod_i alpha_i."""
         return math.prod(a for _, a in self.layers)
 
-    def pair_weights(self) -> np.ndarray:
+    def pair_weights(self) -> FloatArray:
         """The K x K matrix d[j, l] (0-based) of the cycle lemma, zero on and below the diagonal.
 
         For steps j < l of one top-level cycle, s(j, l) is the lowest level whose current cycle
@@ -138,17 +151,17 @@ class MLA:
     def describe(self) -> str:
         return f"{format_layers(self.layers)} (lr={self.lr:g}, K={self.K}, P={self.P:g})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         return {"layers": [list(layer) for layer in self.layers], "lr": self.lr,
                 "spec": format_layers(self.layers), "K": self.K, "P": self.P}
 
 
-def parse_layers(text: str) -> list:
+def parse_layers(text: str) -> list[tuple[int, float]]:
     """Parse the command-line spelling ``5:0.5,5:0.5`` (innermost first); ``sgd`` is no layer."""
     text = text.strip()
     if text.lower() == "sgd":
         return []
-    layers = []
+    layers: list[tuple[int, float]] = []
     for i, item in enumerate(text.split(","), start=1):
         parts = item.split(":")
         if len(parts) != 2:
@@ -163,5 +176,5 @@ def parse_layers(text: str) -> list:
     return layers
 
 
-def format_layers(layers) -> str:
+def format_layers(layers: Iterable[tuple[int, float]]) -> str:
     return ",".join(f"{k}:{alpha:g}" for k, alpha in layers) or "sgd"

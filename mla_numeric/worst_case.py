@@ -47,11 +47,13 @@ import contextlib
 import io
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from tqdm import tqdm
 
+from ._typing import Layers
 from .spec import MLA, check_positive, format_layers, parse_layers
 from .symbolic import convergence_bound, max_lr, step_condition
 
@@ -63,6 +65,8 @@ MAX_POINTS = 61  # gradient evaluations T K + 1; 1-2 minutes per SDP at 61 (the 
 METRICS = ("average", "min")
 SOLVERS = ("CLARABEL", "SCS")
 MISSING = "worst_case requires the 'pep' extra: pip install mla-numeric[pep]"
+
+LayersSpec: TypeAlias = str | Iterable[tuple[int, float]]  # [(k_1, alpha_1), ...] or "5:0.5,5:0.5"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class WorstCase:
     condition holds at ``lr``. ``ratio`` and ``unbounded`` are derived fields (in ``asdict`` too).
     """
 
-    layers: tuple
+    layers: Layers
     lr: float
     T: int
     metric: str
@@ -90,12 +94,12 @@ class WorstCase:
     ratio: float = field(init=False)  # worst / bound: below 1 when the bound holds, and how loose it is
     unbounded: bool = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "ratio", self.value / self.bound)
         object.__setattr__(self, "unbounded", math.isinf(self.value))
 
 
-def c2_bound(layers, lr: float, T: int) -> float:
+def c2_bound(layers: LayersSpec, lr: float, T: int) -> float:
     """C2's right-hand side at sigma = 0, Delta = 1, L = 1: 2 / (eta P K T), from ``symbolic``."""
     return convergence_bound(_as_layers(layers)).evaluate(eta=lr, L=1, sigma=0, Delta=1, T=T)
 
@@ -105,7 +109,8 @@ def anchor_value(steps: int) -> float:
     return 4 / (3 * steps)
 
 
-def _pepit():
+def _pepit() -> tuple[Any, Any, Any]:
+    """(PEP, SmoothFunction, cvxpy): the optional 'pep' extra, untyped (Any) to mypy."""
     try:
         import cvxpy
         from PEPit import PEP
@@ -115,11 +120,12 @@ def _pepit():
     return PEP, SmoothFunction, cvxpy
 
 
-def _as_layers(layers) -> tuple:
+def _as_layers(layers: LayersSpec) -> Layers:
     return MLA(parse_layers(layers) if isinstance(layers, str) else layers).layers
 
 
-def worst_case(layers, lr: float, T: int, metric: str = "average", solver: str = "CLARABEL") -> WorstCase:
+def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", solver: str = "CLARABEL"
+               ) -> WorstCase:
     """The exact worst case over L-smooth functions of nested Lookahead (module docstring).
 
     Parameters
@@ -156,9 +162,9 @@ def worst_case(layers, lr: float, T: int, metric: str = "average", solver: str =
     PEP, SmoothFunction, cvxpy = _pepit()
     problem = PEP()
     f = problem.declare_function(SmoothFunction, L=1.0)
-    evaluated = []
+    evaluated: list[Any] = []  # PEPit Points
 
-    def run(level, phi):
+    def run(level: int, phi: Any) -> Any:
         """S_level(phi): one fast step at level 0, else k steps of the level below and a sync."""
         if level == 0:
             evaluated.append(phi)
@@ -194,7 +200,7 @@ def worst_case(layers, lr: float, T: int, metric: str = "average", solver: str =
                      accuracy, len(f.list_of_points), bool(within))
 
 
-def _solve(problem, solver, cvxpy):
+def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, float, float]:
     """Solve with ``solver``, else the other one: (solver used or None, value, accuracy)."""
     for name in (solver,) + tuple(s for s in SOLVERS if s != solver):
         try:
@@ -245,19 +251,19 @@ class CertifiedLR:
     """The largest eta at which the ``average`` worst case at T stays below ``target`` = C2's bound at
     the step condition's eta (``step_lr``); ``trials`` are the SDPs of the bisection."""
 
-    layers: tuple
+    layers: Layers
     T: int
     step_lr: float
     target: float
     lr: float
-    trials: tuple
+    trials: tuple[WorstCase, ...]
     gain: float = field(init=False)  # certified eta / step condition's eta
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "gain", self.lr / self.step_lr)
 
 
-def largest_certified_lr(layers, T: int, rtol: float = 0.05, solver: str = "CLARABEL",
+def largest_certified_lr(layers: LayersSpec, T: int, rtol: float = 0.05, solver: str = "CLARABEL",
                          at_step_lr: WorstCase | None = None) -> CertifiedLR:
     """Bisection for the largest eta with worst(eta) <= 2 / (eta_s P K T), eta_s = the step condition's eta.
 
@@ -277,9 +283,9 @@ def largest_certified_lr(layers, T: int, rtol: float = 0.05, solver: str = "CLAR
             layers, step_lr, T, "average"):
         raise ValueError("at_step_lr must be the 'average' worst case of these layers at the step condition's "
                          f"eta {step_lr:g} and T = {T}")
-    trials = []
+    trials: list[WorstCase] = []
 
-    def below(result):
+    def below(result: WorstCase) -> bool:
         trials.append(result)
         return _verdict(result.value, target, result.accuracy) == "holds"
 
@@ -309,8 +315,8 @@ class WorstCasePreset:
     (every ratio worst / bound measured is above 0.16, so 10 is rejected everywhere).
     """
 
-    nestings: tuple = NESTINGS + ("3:0.5,2:0.5,2:0.5",)
-    lr_fractions: tuple = (0.25, 0.5, 1.0)
+    nestings: tuple[str, ...] = NESTINGS + ("3:0.5,2:0.5,2:0.5",)
+    lr_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     sweep_points: int = 13
     max_points: int = 29
     anchor_steps: int = 8
@@ -339,8 +345,8 @@ class NestingData:
     K: int
     P: float
     step_lr: float
-    sweep: tuple
-    horizon: tuple
+    sweep: tuple[WorstCase, ...]
+    horizon: tuple[WorstCase, ...]
     certified: CertifiedLR
 
 
@@ -350,16 +356,16 @@ class WorstCaseData:
     (``min`` measure, step 1/L, N = 1..anchor_steps; predicted ``anchor_value(N)``)."""
 
     preset: WorstCasePreset
-    nestings: tuple
-    anchors: tuple
+    nestings: tuple[NestingData, ...]
+    anchors: tuple[WorstCase, ...]
 
 
-def _horizons(K: int, max_points: int) -> list:
+def _horizons(K: int, max_points: int) -> list[int]:
     largest = max(1, (max_points - 1) // K)
     return sorted({2 ** i for i in range(largest.bit_length()) if 2 ** i <= largest} | {largest})
 
 
-def measure_nesting(spec, preset: WorstCasePreset) -> NestingData:
+def measure_nesting(spec: LayersSpec, preset: WorstCasePreset) -> NestingData:
     """One nesting's SDPs (a work unit): the eta sweep, the horizon sweep and the bisection."""
     layers = _as_layers(spec)
     K, P = math.prod(k for k, _ in layers), math.prod(a for _, a in layers)
@@ -375,7 +381,7 @@ def measure_nesting(spec, preset: WorstCasePreset) -> NestingData:
     return NestingData(format_layers(layers), K, P, step_lr, sweep, horizon, certified)
 
 
-def measure_anchors(preset: WorstCasePreset) -> tuple:
+def measure_anchors(preset: WorstCasePreset) -> tuple[WorstCase, ...]:
     """Gradient descent, step 1/L, ``min`` measure, N = 1..anchor_steps (predicted: ``anchor_value``)."""
     return tuple(worst_case([], 1.0, N, "min", preset.solver) for N in range(1, preset.anchor_steps + 1))
 
@@ -390,13 +396,13 @@ def measure(preset: WorstCasePreset, progress: bool | None = None) -> WorstCaseD
     return WorstCaseData(preset, nestings, measure_anchors(preset))
 
 
-def tightness_table(data: WorstCaseData) -> tuple:
+def tightness_table(data: WorstCaseData) -> tuple[tuple[str, ...], list[list[object]]]:
     """(header, rows), one row per nesting, plain numbers: the ratio worst / bound at the step
     condition's eta, its range over the eta sweep and over the horizons, and the certified eta."""
     header = ("nesting", "K", "P", "T", "step condition eta L", "ratio at it", "ratio min over eta",
               "ratio max over eta", "largest T", "ratio min over T", "ratio max over T", "certified eta L",
               "certified / step condition")
-    rows = []
+    rows: list[list[object]] = []
     for n in data.nestings:
         sweep, horizon = [w.ratio for w in n.sweep], [w.ratio for w in n.horizon]
         rows.append([n.spec, n.K, n.P, n.sweep[0].T, n.step_lr, n.certified.trials[0].ratio, min(sweep), max(sweep),

@@ -45,11 +45,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
+from .._typing import FloatArray
 from ..engine import simulate
 from ..objectives.base import Objective
 from ..oracles import GaussianNoise, PrescribedOrders, RandomReshuffling
@@ -65,19 +68,20 @@ FAILURE_PROBABILITY = 0.05  # of a Monte Carlo coefficient interval (all coeffic
 UNIT_ROUNDOFF = 2.0 ** -53
 
 
-def variance_gradient(objective: Objective, x) -> np.ndarray:
+def variance_gradient(objective: Objective, x: ArrayLike) -> FloatArray:
     """grad V(x) = (2/m) sum_a H_a g_a - 2 H g, for V = (1/m) sum_a ||g_a - g||^2."""
     components = sum(objective.component_hessian_vector(x, a, objective.component_gradient(x, a))
                      for a in range(objective.m))
     return 2.0 * components / objective.m - 2.0 * objective.hessian_vector(x, objective.gradient(x))
 
 
-def flow_endpoint(objective: Objective, x0, time: float, c_grad: float = 0.0, c_var: float = 0.0):
+def flow_endpoint(objective: Objective, x0: ArrayLike, time: float, c_grad: float = 0.0, c_var: float = 0.0
+                  ) -> FloatArray:
     """phi(time) for d phi/dt = -grad f~(phi), with f~ = f + c_grad ||grad f||^2 + c_var V.
 
     grad ||grad f||^2 = 2 H g; integrated with DOP853 at rtol 1e-12.
     """
-    def velocity(t, x):
+    def velocity(t: float, x: FloatArray) -> FloatArray:
         g = objective.gradient(x)
         direction = g + 2.0 * c_grad * objective.hessian_vector(x, g)
         if c_var:
@@ -88,11 +92,12 @@ def flow_endpoint(objective: Objective, x0, time: float, c_grad: float = 0.0, c_
                          rtol=1e-12, atol=1e-14)
     if not solution.success:
         raise RuntimeError(f"the modified flow did not integrate: {solution.message}")
-    return solution.y[:, -1]
+    endpoint: FloatArray = solution.y[:, -1]  # scipy is untyped (Any)
+    return endpoint
 
 
-def epoch_end_points(objective: Objective, optimizer: MLA, x0, cycles: int | None = None,
-                     samples: int | None = None, seed: int = 0) -> np.ndarray:
+def epoch_end_points(objective: Objective, optimizer: MLA, x0: ArrayLike, cycles: int | None = None,
+                     samples: int | None = None, seed: int = 0) -> FloatArray:
     """Slow weights after one full-batch cycle (``cycles=None``) or one reshuffled epoch, per order.
 
     A reshuffled epoch of ``cycles`` top-level cycles takes m = cycles * K calls and needs an
@@ -123,8 +128,8 @@ def epoch_end_points(objective: Objective, optimizer: MLA, x0, cycles: int | Non
                     oracle=RandomReshuffling(), keep="summary", chunk=4096).final
 
 
-def epoch_mean(objective: Objective, optimizer: MLA, x0, cycles: int | None = None,
-               samples: int | None = None, seed: int = 0):
+def epoch_mean(objective: Objective, optimizer: MLA, x0: ArrayLike, cycles: int | None = None,
+               samples: int | None = None, seed: int = 0) -> tuple[FloatArray, FloatArray]:
     """Mean slow weights after one full-batch cycle or one reshuffled epoch (``epoch_end_points``).
 
     Returns
@@ -138,7 +143,7 @@ def epoch_mean(objective: Objective, optimizer: MLA, x0, cycles: int | None = No
     return ends.mean(axis=0), ends.std(axis=0, ddof=1) / math.sqrt(len(ends))
 
 
-def richardson_weights(nodes) -> np.ndarray:
+def richardson_weights(nodes: ArrayLike) -> FloatArray:
     """w with sum_i w_i p(nodes_i) = p(0) for every polynomial p of degree < len(nodes).
 
     Lagrange interpolation evaluated at 0, w_i = prod_{j != i} nodes_j / (nodes_j - nodes_i). For
@@ -149,7 +154,7 @@ def richardson_weights(nodes) -> np.ndarray:
     return np.array([np.prod(np.delete(nodes, i) / (np.delete(nodes, i) - node)) for i, node in enumerate(nodes)])
 
 
-def local_curvature(objective: Objective, x, iterations: int = 100) -> float:
+def local_curvature(objective: Objective, x: ArrayLike, iterations: int = 100) -> float:
     """||Hess f(x)||, by power iteration on the Hessian-vector product."""
     v = np.random.default_rng(0).standard_normal(objective.dim)
     for _ in range(iterations):
@@ -161,7 +166,8 @@ def local_curvature(objective: Objective, x, iterations: int = 100) -> float:
     return float(np.linalg.norm(objective.hessian_vector(x, v)))
 
 
-def default_lrs(objective: Objective, x0, low: float = 0.002, high: float = 0.016, count: int = 5):
+def default_lrs(objective: Objective, x0: ArrayLike, low: float = 0.002, high: float = 0.016, count: int = 5
+                ) -> FloatArray:
     """eta from low / c to high / c, c = ||Hess f(x0)||: small enough for the asymptotic regime."""
     return np.geomspace(low, high, count) / local_curvature(objective, x0)
 
@@ -176,15 +182,15 @@ class Coefficients:
     ``orders[j - 1]``: the extrapolation T_j from the j smallest etas.
     """
 
-    names: tuple
-    claimed: np.ndarray
-    measured: np.ndarray
-    half_width: np.ndarray
-    truncation: np.ndarray
-    rounding: np.ndarray
-    monte_carlo: np.ndarray
-    at_lr: np.ndarray
-    orders: np.ndarray
+    names: tuple[str, ...]
+    claimed: FloatArray
+    measured: FloatArray
+    half_width: FloatArray
+    truncation: FloatArray
+    rounding: FloatArray
+    monte_carlo: FloatArray
+    at_lr: FloatArray
+    orders: FloatArray
 
 
 @dataclass
@@ -192,16 +198,17 @@ class OrderResult:
     """Errors of the (mean) end point against the modified and the plain flow, per eta, and the
     measured coefficients."""
 
-    lrs: np.ndarray
-    error_modified: np.ndarray
-    error_plain: np.ndarray
-    monte_carlo_error: np.ndarray
+    lrs: FloatArray
+    error_modified: FloatArray
+    error_plain: FloatArray
+    monte_carlo_error: FloatArray
     slope_modified: float
     slope_plain: float
     coefficients: Coefficients
 
 
-def order_of_accuracy(objective: Objective, layers, lrs, coefficients, x0, cycles: int | None = None,
+def order_of_accuracy(objective: Objective, layers: Sequence[tuple[int, float]], lrs: ArrayLike,
+                      coefficients: Callable[[float], tuple[float, float]], x0: ArrayLike, cycles: int | None = None,
                       samples: int | None = None, seed: int = 0,
                       failure_probability: float = FAILURE_PROBABILITY) -> OrderResult:
     """Errors, log-log slopes and measured coefficients of one cycle (or one reshuffled epoch of ``cycles``).
@@ -260,8 +267,8 @@ def order_of_accuracy(objective: Objective, layers, lrs, coefficients, x0, cycle
         quantile = stats.normal_quantile(stats.bonferroni(failure_probability, len(names)))
         parts[2] = quantile * (per_order @ inverse.T).std(axis=0, ddof=1) / math.sqrt(samples)
     half_width = sum(parts) if identifiable else np.full(len(names), np.inf)
-    measured = Coefficients(names, claimed, inverse @ extrapolated[-1], half_width, *parts,
+    measured = Coefficients(names, claimed, inverse @ extrapolated[-1], half_width, parts[0], parts[1], parts[2],
                             at_lr=np.array(residuals) @ inverse.T, orders=extrapolated @ inverse.T)
-    modified, plain = np.array(modified), np.array(plain)
-    return OrderResult(lrs, modified, plain, np.array(noise), stats.loglog_slope(lrs, modified),
-                       stats.loglog_slope(lrs, plain), measured)
+    error_modified, error_plain = np.array(modified), np.array(plain)
+    return OrderResult(lrs, error_modified, error_plain, np.array(noise), stats.loglog_slope(lrs, error_modified),
+                       stats.loglog_slope(lrs, error_plain), measured)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .group import CheckGroup
+from .group import CheckGroup, Claim
 
 __all__ = ["MODULES", "groups", "group", "claims"]
 
@@ -23,10 +23,11 @@ MODULES = [
 
 
 def _load(module: str) -> CheckGroup:
-    return importlib.import_module(module).GROUP
+    checked: CheckGroup = importlib.import_module(module).GROUP
+    return checked
 
 
-def groups() -> dict:
+def groups() -> dict[str, CheckGroup]:
     """{name: CheckGroup} for every module of ``MODULES``, in order."""
     return {checked.name: checked for checked in map(_load, MODULES)}
 
@@ -39,6 +40,6 @@ def group(name: str) -> CheckGroup:
     return known[name]
 
 
-def claims() -> dict:
+def claims() -> dict[str, Claim]:
     """{claim id: Claim} over every group, in report order."""
     return {claim.id: claim for checked in groups().values() for claim in checked.claims}

@@ -4,11 +4,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
+from .._typing import JSON
 from .stats import KINDS, equality_verdict
 
-__all__ = ["CheckResult", "Control", "Resolution", "VERDICTS", "equality_control", "relative_resolution",
-           "setting_text", "verdict_row"]
+__all__ = ["CheckResult", "Control", "Resolution", "VERDICTS", "Interval", "equality_control",
+           "relative_resolution", "setting_text", "verdict_row"]
+
+Interval: TypeAlias = tuple[float | None, float | None]
+"""(low, high) of a confidence interval; (None, None) where nothing was measured."""
 
 VERDICTS = ("holds", "fails", "inconclusive")
 
@@ -22,20 +27,20 @@ class Control:
     description: str
     predicted: float | None
     measured: float | None
-    interval: tuple
+    interval: Interval
     verdict: str
 
     @property
     def rejected(self) -> bool:
         return self.verdict == "fails"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         return {"description": self.description, "predicted": _finite(self.predicted),
                 "measured": _finite(self.measured), "interval": [_finite(v) for v in self.interval],
                 "verdict": self.verdict, "rejected": self.rejected}
 
 
-def equality_control(description: str, predicted: float, measured: float, interval: tuple) -> Control:
+def equality_control(description: str, predicted: float, measured: float, interval: tuple[float, float]) -> Control:
     """A control of an equality claim: the false ``predicted`` value judged against the interval."""
     return Control(description, predicted, measured, interval, equality_verdict(predicted, *interval))
 
@@ -47,7 +52,7 @@ class Resolution:
     quantity: str
     value: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         return {"quantity": self.quantity, "value": _finite(self.value)}
 
 
@@ -66,19 +71,19 @@ class CheckResult:
     claim: str
     statement: str
     source: str
-    setting: dict
+    setting: dict[str, Any]
     predicted: float | None
     kind: str
-    measured: float
-    interval: tuple
+    measured: float | None
+    interval: Interval
     verdict: str
-    control: list = field(default_factory=list)
+    control: list[Control] = field(default_factory=list)
     resolution: Resolution | None = None
     note: str = ""
-    figures: list = field(default_factory=list)
-    data: list = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if self.kind not in KINDS:
@@ -90,9 +95,9 @@ class CheckResult:
             self.verdict = "inconclusive"
             self.note = f"no power in this setting: the control ({'; '.join(kept)}) was not rejected"
 
-    def to_dict(self, folder: str | None = None) -> dict:
+    def to_dict(self, folder: str | None = None) -> JSON:
         """JSON-ready; file names prefixed with ``folder/`` if given."""
-        def path(name):
+        def path(name: str) -> str:
             return str(name) if folder is None else f"{folder}/{name}"
 
         return {"claim": self.claim, "statement": self.statement, "source": self.source,
@@ -105,14 +110,14 @@ class CheckResult:
                 "data": [path(p) for p in self.data]}
 
 
-def relative_resolution(quantity: str, reference: float, interval: tuple) -> Resolution:
+def relative_resolution(quantity: str, reference: float, interval: tuple[float, float]) -> Resolution:
     """The interval's full width relative to ``reference``: a prediction that far from the truth is
     rejected whenever the interval covers the truth."""
     low, high = interval
     return Resolution(f"relative error of {quantity}", float((high - low) / abs(reference)))
 
 
-def _finite(value):
+def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
@@ -120,27 +125,27 @@ SETTING_KEYS = ("implementation", "objective", "oracle", "layers", "cycles_per_e
                 "framing")
 
 
-def setting_text(setting: dict) -> str:
+def setting_text(setting: dict[str, Any]) -> str:
     """The setting of a check in a few words: objective, oracle, layers, N, pair, coefficient, framing."""
     words = [f"N={value}" if key == "cycles_per_epoch" else str(value)
              for key, value in ((key, setting.get(key)) for key in SETTING_KEYS) if value not in (None, "")]
     return " ".join(words)
 
 
-def _cell(value, digits: int = 4) -> str:
+def _cell(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
-def _digits(value, low, high) -> int:
+def _digits(value: float | None, low: float | None, high: float | None) -> int:
     """Significant digits that show ``value`` as finely as its interval resolves it (4 to 12)."""
-    if None in (value, low, high) or high <= low or value == 0:
+    if value is None or low is None or high is None or high <= low or value == 0:
         return 4
     return int(min(12, max(4, math.ceil(math.log10(abs(value) / (high - low))) + 2)))
 
 
-def _interval_cell(value, low, high, digits: int) -> str:
+def _interval_cell(value: float | None, low: float | None, high: float | None, digits: int) -> str:
     """"+- half-width" for an interval centred on the value, else "[low, high]"."""
-    if low is None:
+    if low is None or high is None:
         return "-"
     half = (high - low) / 2
     if value is not None and half > 0 and abs(value - (low + high) / 2) <= 1e-6 * half:
@@ -148,13 +153,13 @@ def _interval_cell(value, low, high, digits: int) -> str:
     return f"[{_cell(low, digits)}, {_cell(high, digits)}]"
 
 
-def _verdict_cell(check: dict) -> str:
+def _verdict_cell(check: JSON) -> str:
     """The verdict; where a row checks a claim on top of a measured prediction (C5), both."""
     prediction = check["setting"].get("prediction_verdict")
-    return check["verdict"] if prediction is None else f"{check['verdict']} (pred. {prediction})"
+    return str(check["verdict"]) if prediction is None else f"{check['verdict']} (pred. {prediction})"
 
 
-def verdict_row(check: dict) -> dict:
+def verdict_row(check: JSON) -> dict[str, str]:
     """The table cells of one check (its ``to_dict()`` form) as short strings; the source is cut
     after its first parenthesis, e.g. "Smith et al. (2021)"."""
     low, high = check["interval"]

@@ -28,13 +28,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from .._typing import JSON, Layers
 from ..spec import MLA, format_layers, parse_layers
 from ..symbolic import max_lr
 from . import stats
 from .group import CheckGroup, Claim, Document, Figure, Option, Table
 from .result import CheckResult, Control, Resolution
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13; only read by type checkers
+
+    from ..worst_case import WorstCase, WorstCaseData, WorstCasePreset
 
 __all__ = ["C7", "WorstCaseCheckPreset", "GROUP"]
 
@@ -53,20 +61,20 @@ class WorstCaseCheckPreset:
     worst-case --layers ...``): T top-level iterations (default 2) at eta L = ``lr_times_L``
     (default: the step condition's), measure ``metric``."""
 
-    sdp: object
-    layers: tuple | None = None
+    sdp: WorstCasePreset
+    layers: Layers | None = None
     T: int | None = None
     lr_times_L: float | None = None
     metric: str = "average"
 
 
-def _presets() -> dict:
+def _presets() -> dict[str, WorstCaseCheckPreset]:
     from ..worst_case import PRESETS
 
     return {size: WorstCaseCheckPreset(preset) for size, preset in PRESETS.items()}
 
 
-def measure(preset: WorstCaseCheckPreset, seed: int = 0, progress=None):
+def measure(preset: WorstCaseCheckPreset, seed: int = 0, progress: bool | None = None) -> WorstCase | WorstCaseData:
     """The C7 data (``worst_case.measure``), or one ``WorstCase`` when the preset names a point."""
     from .. import worst_case
 
@@ -82,7 +90,7 @@ def measure(preset: WorstCaseCheckPreset, seed: int = 0, progress=None):
                                  preset.sdp.solver)
 
 
-def _result(point, control_factor: float, what: str) -> CheckResult:
+def _result(point: WorstCase, control_factor: float, what: str) -> CheckResult:
     from ..worst_case import judge_point
 
     judgement = judge_point(point.value, point.bound, point.accuracy, control_factor)
@@ -101,8 +109,13 @@ def _result(point, control_factor: float, what: str) -> CheckResult:
                        resolution=Resolution("absolute accuracy of the worst case (solver)", point.accuracy), note=note)
 
 
-def judge(data) -> list:
-    if not hasattr(data, "nestings"):  # one point
+def _is_table(data: WorstCase | WorstCaseData) -> TypeIs[WorstCaseData]:
+    """The whole C7 data (``worst_case.measure``), not one point."""
+    return hasattr(data, "nestings")
+
+
+def judge(data: WorstCase | WorstCaseData) -> list[CheckResult]:
+    if not _is_table(data):  # one point
         return [_result(data, 10.0, "one point")]
     factor = data.preset.control_factor
     results = []
@@ -112,13 +125,13 @@ def judge(data) -> list:
     return results
 
 
-def artifacts(data, results: list) -> list:
+def artifacts(data: WorstCase | WorstCaseData, results: list[CheckResult]) -> list[Figure | Table | Document]:
     from ..plotting import horizon_figure, worst_case_figure
     from ..worst_case import tightness_table
 
     for result in results:
-        result.data = ["worst_case.json"] + (["tightness.csv"] if hasattr(data, "nestings") else [])
-    if not hasattr(data, "nestings"):
+        result.data = ["worst_case.json"] + (["tightness.csv"] if _is_table(data) else [])
+    if not _is_table(data):
         return [Document("worst_case.json", {"point": dataclasses.asdict(data), "checks": results})]
     header, rows = tightness_table(data)
     for result in results:
@@ -131,9 +144,9 @@ def artifacts(data, results: list) -> list:
                                          "anchors": anchors, "checks": results})]
 
 
-def details(checks: list) -> str:
+def details(checks: list[JSON]) -> str:
     """report.md's tightness table: per nesting, worst / bound at the step condition and over the sweeps."""
-    by_nesting = {}
+    by_nesting: dict[str, list[JSON]] = {}
     for check in checks:
         by_nesting.setdefault(check["setting"]["layers"], []).append(check)
     lines = ["| nesting | largest T | worst / bound (min-max) | at the step condition's eta L | verdicts |",
@@ -155,7 +168,7 @@ def details(checks: list) -> str:
     return "\n".join(lines)
 
 
-def _integer(flag: str):
+def _integer(flag: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not text.strip().isdigit() or int(text) < 1:
             raise ValueError(f"{flag} must be an integer >= 1, got {text!r}")
@@ -163,7 +176,7 @@ def _integer(flag: str):
     return parse
 
 
-def _number(flag: str):
+def _number(flag: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)

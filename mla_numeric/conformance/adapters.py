@@ -18,26 +18,33 @@ shown, so the report shows exactly what ran:
 """
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._typing import FloatArray, Layers
 from .harness import Adapter
+
+if TYPE_CHECKING:  # optional extras, imported where used; Any to mypy (pyproject.toml)
+    import optax
+    import torch
 
 __all__ = ["optax_adapter", "torch_adapter", "Implementation", "IMPLEMENTATIONS", "missing_modules"]
 
 
-def _follow(tree, name: str):
+def _follow(tree: Any, name: str) -> Any:
     """Follow attribute ``name`` while it exists (nested LookaheadParams: .fast.fast...)."""
     while hasattr(tree, name):
         tree = getattr(tree, name)
     return tree
 
 
-def optax_adapter(transformation, params: Callable | None = None, fast: Callable | None = None,
-                  slow: Callable | None = None) -> Adapter:
+def optax_adapter(transformation: optax.GradientTransformation, params: Callable[[Any], Any] | None = None,
+                  fast: Callable[[Any], Any] | None = None, slow: Callable[[Any], Any] | None = None) -> Adapter:
     """An optax ``GradientTransformation`` as an ``Adapter`` (float64, jitted update).
 
     Parameters
@@ -57,16 +64,16 @@ def optax_adapter(transformation, params: Callable | None = None, fast: Callable
     slow = slow or (lambda p: _follow(p, "slow"))
 
     @jax.jit
-    def update(p, opt_state, g):
+    def update(p: Any, opt_state: Any, g: Any) -> tuple[Any, Any]:
         updates, opt_state = transformation.update(g, opt_state, p)
         return optax.apply_updates(p, updates), opt_state
 
-    def init(x0):
+    def init(x0: FloatArray) -> tuple[Any, Any]:
         with jax.enable_x64(True):
             p = make(jnp.asarray(x0, dtype=jnp.float64))
             return p, transformation.init(p)
 
-    def step(state, g):
+    def step(state: tuple[Any, Any], g: FloatArray) -> Any:  # (params, optimizer state), from jitted update
         with jax.enable_x64(True):
             return update(*state, jnp.asarray(g, dtype=jnp.float64))
 
@@ -74,7 +81,9 @@ def optax_adapter(transformation, params: Callable | None = None, fast: Callable
                    lambda state: np.asarray(slow(state[0])))
 
 
-def torch_adapter(factory: Callable, slow: Callable | None = None) -> Adapter:
+def torch_adapter(factory: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
+                  slow: Callable[[torch.optim.Optimizer, torch.nn.Parameter], torch.Tensor | None] | None = None
+                  ) -> Adapter:
     """A ``torch.optim.Optimizer`` factory as an ``Adapter`` (one float64 parameter tensor).
 
     Parameters
@@ -87,17 +96,18 @@ def torch_adapter(factory: Callable, slow: Callable | None = None) -> Adapter:
     """
     import torch
 
-    def init(x0):
+    def init(x0: FloatArray) -> tuple[torch.nn.Parameter, torch.optim.Optimizer]:
         param = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
         return param, factory([param])
 
-    def step(state, g):
+    def step(state: tuple[torch.nn.Parameter, torch.optim.Optimizer], g: FloatArray
+             ) -> tuple[torch.nn.Parameter, torch.optim.Optimizer]:
         param, optimizer = state
         param.grad = torch.tensor(g, dtype=torch.float64)
         optimizer.step()
         return state
 
-    def read_slow(state):
+    def read_slow(state: tuple[torch.nn.Parameter, torch.optim.Optimizer]) -> FloatArray | None:
         value = state[0] if slow is None else slow(state[1], state[0])
         return None if value is None else value.detach().numpy().copy()
 
@@ -111,12 +121,12 @@ class Implementation:
 
     name: str
     library: str
-    modules: tuple
-    construction: Callable
-    adapter: Callable
+    modules: tuple[str, ...]
+    construction: Callable[[Layers, float], str]
+    adapter: Callable[[str], Adapter]
 
 
-def missing_modules(modules) -> str | None:
+def missing_modules(modules: Iterable[str]) -> str | None:
     """None if every module imports, else 'module: why' for the first that does not."""
     for module in modules:
         try:
@@ -126,7 +136,7 @@ def missing_modules(modules) -> str | None:
     return None
 
 
-def _optax_code(layers, lr, cumulative: bool) -> str:
+def _optax_code(layers: Layers, lr: float, cumulative: bool) -> str:
     optimizer, params, period = f"optax.sgd({lr!r})", "x0", 1
     for k, alpha in layers:
         period = period * k if cumulative else k
@@ -135,7 +145,7 @@ def _optax_code(layers, lr, cumulative: bool) -> str:
     return f"optimizer = {optimizer}\nparams = {params}"
 
 
-def _torch_code(wrapper: str, arguments: str, layers, lr, cumulative: bool) -> str:
+def _torch_code(wrapper: str, arguments: str, layers: Layers, lr: float, cumulative: bool) -> str:
     optimizer, period = f"torch.optim.SGD(params, lr={lr!r})", 1
     for k, alpha in layers:
         period = period * k if cumulative else k
@@ -143,16 +153,16 @@ def _torch_code(wrapper: str, arguments: str, layers, lr, cumulative: bool) -> s
     return f"optimizer = {optimizer}"
 
 
-def _run_optax(code: str, slow: Callable | None = None) -> Adapter:
+def _run_optax(code: str, slow: Callable[[Any], Any] | None = None) -> Adapter:
     import optax
 
     from ..contrib import optax as contrib
-    namespace = {"optax": optax, "multilayer_lookahead": contrib.multilayer_lookahead,
+    namespace: dict[str, Any] = {"optax": optax, "multilayer_lookahead": contrib.multilayer_lookahead,
                  "MultilayerLookaheadParams": contrib.MultilayerLookaheadParams}
     optimizer_line, params_line = code.split("\n")
     exec(optimizer_line, namespace)
 
-    def params(x0):
+    def params(x0: Any) -> Any:
         local = dict(namespace, x0=x0)
         exec(params_line, local)
         return local["params"]
@@ -160,12 +170,13 @@ def _run_optax(code: str, slow: Callable | None = None) -> Adapter:
     return optax_adapter(namespace["optimizer"], params, slow=slow)
 
 
-def _run_torch(module: str | None, slow: Callable) -> Callable:
+def _run_torch(module: str | None, slow: Callable[[Any, Any], Any]) -> Callable[[str], Adapter]:
     """Runs torch construction code with ``torch``, ``params`` and ``module``'s top-level package
     (or, for None, ``MultilayerLookahead``) in scope."""
     def run(code: str) -> Adapter:
         import torch
 
+        names: dict[str, Any]
         if module is None:
             from ..contrib.torch import MultilayerLookahead
             names = {"MultilayerLookahead": MultilayerLookahead}
@@ -174,7 +185,7 @@ def _run_torch(module: str | None, slow: Callable) -> Callable:
             top = module.split(".")[0]
             names = {top: importlib.import_module(top)}
 
-        def factory(params):
+        def factory(params: list[Any]) -> Any:
             namespace = dict(names, torch=torch, params=params)
             exec(code, namespace)
             return namespace["optimizer"]
@@ -183,19 +194,20 @@ def _run_torch(module: str | None, slow: Callable) -> Callable:
     return run
 
 
-def _state(optimizer, param, key):
+def _state(optimizer: Any, param: Any, key: str) -> Any:
     return optimizer.state.get(param, {}).get(key)
 
 
-def _torch_cases(library: str, module: str, wrapper: str, arguments: str, slow: Callable) -> list:
+def _torch_cases(library: str, module: str, wrapper: str, arguments: str, slow: Callable[[Any, Any], Any]
+                 ) -> list[Implementation]:
     return [Implementation(
         wrapper + (", outer periods k_1...k_i" if cumulative else ""), library, ("torch", module),
-        lambda layers, lr, c=cumulative: _torch_code(wrapper, arguments, layers, lr, c),
+        functools.partial(_torch_code, wrapper, arguments, cumulative=cumulative),
         _run_torch(module, slow))
         for cumulative in (False, True)]
 
 
-IMPLEMENTATIONS = [
+IMPLEMENTATIONS: list[Implementation] = [
     Implementation("optax.lookahead", "optax", ("jax", "optax"),
                    lambda layers, lr: _optax_code(layers, lr, False), _run_optax),
     Implementation("optax.lookahead, outer periods k_1...k_i", "optax", ("jax", "optax"),

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import FloatArray, Layers
 from ..objectives.base import Objective
 from ..oracles import GaussianNoise
 from .reference import (
@@ -34,6 +37,7 @@ from .reference import (
     AT_FIRST_SYNC,
     CAUSES,
     LATE_INIT,
+    Gradient,
     Record,
     engine_noise,
     engine_reference,
@@ -48,12 +52,13 @@ CONFORMS, DEVIATES, NOT_INSTALLED = "conforms", "deviates", "not installed"
 
 @dataclass(frozen=True)
 class Adapter:
-    """An optimizer as four functions (module docstring). Any optimizer fits: give them directly."""
+    """An optimizer as four functions (module docstring). Any optimizer fits: give them directly.
+    The state is the optimizer's own (Any): the harness only passes it back."""
 
-    init: Callable
-    step: Callable
-    fast: Callable
-    slow: Callable
+    init: Callable[[FloatArray], Any]                # x0 -> state
+    step: Callable[[Any, FloatArray], Any]           # (state, g) -> state
+    fast: Callable[[Any], ArrayLike]                 # state -> fast weights
+    slow: Callable[[Any], ArrayLike | None]          # state -> outermost slow weights, None while none
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +68,7 @@ class Setting:
     replicate))."""
 
     objective: Objective
-    x0: np.ndarray
+    x0: FloatArray
     lr: float
     cycles: int
     sigma: float = 0.0
@@ -74,7 +79,7 @@ class Setting:
     def gradients(self) -> str:
         return "exact" if self.sigma == 0 else f"noisy (sigma = {self.sigma:g})"
 
-    def oracle(self, calls: int) -> Callable:
+    def oracle(self, calls: int) -> Gradient:
         """gradient(x, c): oracle call c at x."""
         objective = self.objective
         if self.sigma == 0:
@@ -104,18 +109,19 @@ class Comparison:
         What the implementation raised, if it raised (first_deviation is then that call).
     """
 
-    layers: tuple
+    layers: Layers
     gradients: str
     verdict: str
     first_deviation: int | None
     max_rel_deviation: float
     diagnosis: str | None
-    causes: dict = field(default_factory=dict)
-    deviation: np.ndarray | None = None
+    causes: dict[str, int | None] = field(default_factory=dict)
+    deviation: FloatArray | None = None
     error: str | None = None
 
 
-def drive(adapter: Adapter, x0, calls: int, K: int, gradient) -> tuple[Record, int | None, str | None]:
+def drive(adapter: Adapter, x0: ArrayLike, calls: int, K: int, gradient: Gradient
+          ) -> tuple[Record, int | None, str | None]:
     """Run ``adapter`` for ``calls`` oracle calls from x0; return (record, failing call, error).
 
     If the optimizer raises at call c, the record is NaN from c on, and (c, message) is returned.
@@ -139,7 +145,7 @@ def drive(adapter: Adapter, x0, calls: int, K: int, gradient) -> tuple[Record, i
     return Record(fast, slow), None, None
 
 
-def deviation(record: Record, reference: Record) -> np.ndarray:
+def deviation(record: Record, reference: Record) -> FloatArray:
     """Relative deviation before every call c = 0..N (module docstring)."""
     scale = max(np.max(np.linalg.norm(reference.fast, axis=1)),
                 np.max(np.linalg.norm(reference.slow, axis=1)))
@@ -153,12 +159,12 @@ def deviation(record: Record, reference: Record) -> np.ndarray:
     return np.where(np.isnan(out), np.inf, out)
 
 
-def _first(dev: np.ndarray) -> int | None:
+def _first(dev: FloatArray) -> int | None:
     over = np.flatnonzero(dev > RTOL)
     return int(over[0]) if len(over) else None
 
 
-def _variants(causes):
+def _variants(causes: tuple[str, ...]) -> list[tuple[tuple[str, ...], str, str]]:
     """The defective references to try for a set of causes: (causes, late, label)."""
     if LATE_INIT not in causes:
         return [(causes, AT_FIRST_SYNC, " + ".join(causes))]
@@ -166,30 +172,32 @@ def _variants(causes):
             for late in (AT_FIRST_CALL, AT_FIRST_SYNC)]
 
 
-def diagnose(record: Record, setting: Setting, layers, gradient) -> tuple[str, dict]:
+def diagnose(record: Record, setting: Setting, layers: Layers, gradient: Gradient
+             ) -> tuple[str, dict[str, int | None]]:
     """(diagnosis, {cause: first call where that cause alone parts from the implementation})."""
-    seen = {}
+    seen: dict[tuple[tuple[str, ...], str], int | None] = {}
 
-    def parts(causes, late):
+    def parts(causes: tuple[str, ...], late: str) -> int | None:
         if (causes, late) not in seen:
             run = reference_run(layers, setting.lr, setting.x0, gradient, setting.cycles, causes, late)
             seen[causes, late] = _first(deviation(record, run))
         return seen[causes, late]
 
-    alone = {}
+    alone: dict[str, int | None] = {}
     for cause in CAUSES:
         firsts = [parts(causes, late) for causes, late, _ in _variants((cause,))]
-        alone[cause] = None if None in firsts else max(firsts)
+        alone[cause] = None if None in firsts else max(first for first in firsts if first is not None)
     for size in range(1, len(CAUSES) + 1):
         found = [label for causes in itertools.combinations(CAUSES, size)
                  for causes, late, label in _variants(causes) if parts(causes, late) is None]
         if found:
             return " or ".join(found), alone
-    closest = max(alone, key=alone.get)
+    parted = {cause: first for cause, first in alone.items() if first is not None}  # every cause: none reproduces it
+    closest = max(parted, key=parted.__getitem__)
     return f"unexplained (closest: {closest}, reproduces it up to call {alone[closest]})", alone
 
 
-def compare(adapter: Adapter, layers, setting: Setting) -> Comparison:
+def compare(adapter: Adapter, layers: Iterable[tuple[int, float]], setting: Setting) -> Comparison:
     """Judge ``adapter`` on the nesting ``layers`` ((k_i, alpha_i), innermost first) in ``setting``."""
     layers = tuple((int(k), float(a)) for k, a in layers)
     K = math.prod(k for k, _ in layers)

@@ -38,20 +38,28 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from .._numba import JIT
+from .._typing import FloatArray, IntArray
 from ..engine import simulate
 from ..objectives.base import Objective
 from ..oracles import GaussianNoise
 from ..rng import normal, stream_keys
 from ..spec import MLA
 
-__all__ = ["CAUSES", "AT_FIRST_CALL", "AT_FIRST_SYNC", "Record", "engine_noise", "reference_run",
+__all__ = ["CAUSES", "AT_FIRST_CALL", "AT_FIRST_SYNC", "Record", "Gradient", "engine_noise", "reference_run",
            "engine_reference"]
+
+Gradient: TypeAlias = Callable[[FloatArray, int], FloatArray]  # gradient(x, c): oracle call c at x
+# The weights as _Nesting keeps them: an array, None (a slow copy not taken yet) or a pair [tree, tree].
+Tree: TypeAlias = Any
 
 PERIODS_IN_CALLS = "periods counted in calls"
 STALE_INNER_SLOW = "inner slow weights not re-synchronised"
@@ -85,19 +93,19 @@ class Record:
         the optimizer had none.
     """
 
-    fast: np.ndarray
-    slow: np.ndarray
+    fast: FloatArray
+    slow: FloatArray
 
 
 @njit(**JIT)
-def _noise(key, calls, scale, out):
+def _noise(key: np.uint64, calls: IntArray, scale: FloatArray, out: FloatArray) -> None:
     d = scale.shape[0]
     for row in range(calls.shape[0]):
         for q in range(d):
             out[row, q] = scale[q] * normal(key, calls[row] * d + q)
 
 
-def engine_noise(seed: int, replicate: int, calls, scale) -> np.ndarray:
+def engine_noise(seed: int, replicate: int, calls: ArrayLike, scale: ArrayLike) -> FloatArray:
     """The Gaussian noise the engine adds to oracle calls ``calls`` of replicate ``replicate``.
 
     Row j is noise_c for c = calls[j]: noise_c[q] = scale[q] normal(key, c d + q), with the key of
@@ -110,7 +118,7 @@ def engine_noise(seed: int, replicate: int, calls, scale) -> np.ndarray:
     return out
 
 
-def _interpolate(slow, fast, alpha: float, swapped: bool):
+def _interpolate(slow: Tree, fast: Tree, alpha: float, swapped: bool) -> Tree:
     """Level sync on a tree of arrays: slow + alpha (fast - slow), or swapped fast + alpha (slow - fast).
 
     A slot not taken yet (None) on either side takes the fast value.
@@ -122,7 +130,7 @@ def _interpolate(slow, fast, alpha: float, swapped: bool):
     return fast + alpha * (slow - fast) if swapped else slow + alpha * (fast - slow)
 
 
-def _leaf(tree, side: int):
+def _leaf(tree: Tree, side: int) -> Tree:
     while isinstance(tree, list):
         tree = tree[side]
     return tree
@@ -138,7 +146,8 @@ class _Nesting:
     taken (late initialisation).
     """
 
-    def __init__(self, layers, lr, x0, causes, late):
+    def __init__(self, layers: Sequence[tuple[int, float]], lr: float, x0: ArrayLike, causes: set[str],
+                 late: str) -> None:
         self.alphas = [a for _, a in layers]
         self.lr = lr
         ks = [k for k, _ in layers]
@@ -148,20 +157,20 @@ class _Nesting:
         self.counts = [0] * (1 if STATE_RESET in causes else len(ks))
         self.late = late if LATE_INIT in causes else None
         self.x = np.array(x0, dtype=np.float64)
-        initial = (lambda tree: None) if self.late else copy.deepcopy
+        initial: Callable[[Tree], Tree] = (lambda tree: None) if self.late else copy.deepcopy
         if self.shallow:
-            self.slows = [initial(self.x) for _ in ks]
+            self.slows: list[FloatArray | None] = [initial(self.x) for _ in ks]
         else:
-            self.tree = self.x
+            self.tree: Tree = self.x
             for _ in ks:
                 self.tree = [self.tree, initial(self.tree)]
 
-    def outer_slow(self):
+    def outer_slow(self) -> FloatArray | None:
         """The outermost slow weights (a copy), None before they are taken."""
         slow = (self.slows[-1] if self.slows else self.x) if self.shallow else _leaf(self.tree, 1)
         return None if slow is None else slow.copy()
 
-    def step(self, g):
+    def step(self, g: FloatArray) -> None:
         self.x -= self.lr * g  # in place: in the deep form x is the tree's fast leaf
         for i, period in enumerate(self.periods):
             j = 0 if len(self.counts) == 1 else i  # one shared counter under "state reset"
@@ -176,7 +185,7 @@ class _Nesting:
             if due:
                 self._sync(i)
 
-    def _sync(self, i):
+    def _sync(self, i: int) -> None:
         """Level i + 1 synchronises (0-based i); a missing slow copy is taken first."""
         alpha = self.alphas[i]
         if self.shallow:
@@ -193,8 +202,8 @@ class _Nesting:
         self.x = _leaf(self.tree, 0)
 
 
-def reference_run(layers, lr: float, x0, gradient, cycles: int, causes=(),
-                  late: str = AT_FIRST_SYNC) -> Record:
+def reference_run(layers: Sequence[tuple[int, float]], lr: float, x0: ArrayLike, gradient: Gradient, cycles: int,
+                  causes: Iterable[str] = (), late: str = AT_FIRST_SYNC) -> Record:
     """Run nested Lookahead (with the defects ``causes``, a subset of ``CAUSES``) for ``cycles``
     top-level cycles of K = prod k_i calls; ``gradient(x, c)`` is oracle call c at x.
 
@@ -220,8 +229,8 @@ def reference_run(layers, lr: float, x0, gradient, cycles: int, causes=(),
     return Record(fast, slow)
 
 
-def engine_reference(objective: Objective, layers, lr: float, x0, cycles: int, gradient,
-                     sigma: float = 0.0, seed: int = 0, replicate: int = 0) -> Record:
+def engine_reference(objective: Objective, layers: Sequence[tuple[int, float]], lr: float, x0: ArrayLike, cycles: int,
+                     gradient: Gradient, sigma: float = 0.0, seed: int = 0, replicate: int = 0) -> Record:
     """The reference record: ``reference_run`` without defects, checked against the engine.
 
     The engine's ``simulate(..., trajectory=True)`` gives the slow weights after every cycle for
@@ -231,6 +240,7 @@ def engine_reference(objective: Objective, layers, lr: float, x0, cycles: int, g
     record = reference_run(layers, lr, x0, gradient, cycles)
     run = simulate(objective, MLA(layers, lr), cycles, [replicate], GaussianNoise(sigma), x0,
                    seed=seed, trajectory=True, progress=False)
+    assert run.trajectory is not None  # asked for with trajectory=True
     engine = run.trajectory[0, 1:]
     scale = max(np.abs(engine).max(), np.abs(record.fast).max())
     if not np.all(np.abs(record.slow - engine) <= ENGINE_RTOL * scale):

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .._typing import JSON, Layers
 from ..objectives import make
-from .adapters import IMPLEMENTATIONS, missing_modules
-from .harness import CONFORMS, DEVIATES, NOT_INSTALLED, Setting, compare
+from .adapters import IMPLEMENTATIONS, Implementation, missing_modules
+from .harness import CONFORMS, DEVIATES, NOT_INSTALLED, Comparison, Setting, compare
 
 __all__ = ["ConformancePreset", "PRESETS", "ConformanceRow", "ConformanceTable", "conformance_table"]
 
@@ -27,14 +29,14 @@ class ConformancePreset:
 
     objective: str = "wells"
     dim: int = 4
-    layers: tuple = ((3, 0.6), (2, 0.7), (2, 0.8))
+    layers: Layers = ((3, 0.6), (2, 0.7), (2, 0.8))
     lr: float = 0.05
     cycles: int = 12
     sigma: float = 1.0
     seed: int = 0
     replicate: int = 0
 
-    def settings(self) -> tuple:
+    def settings(self) -> tuple[Setting, ...]:
         """(exact, noisy) ``Setting``s."""
         objective = make(self.objective, self.dim)
         return tuple(Setting(objective, objective.start(), self.lr, self.cycles, sigma, self.seed, self.replicate)
@@ -53,15 +55,15 @@ class ConformanceRow:
     library: str
     implementation: str
     construction: str
-    layers: tuple
+    layers: Layers
     verdict: str
     first_deviation: int | None = None
     max_rel_deviation: float | None = None
     diagnosis: str | None = None
-    comparisons: tuple = ()
+    comparisons: tuple[Comparison, ...] = ()
     note: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         """The JSON row (no per-call arrays)."""
         return {"library": self.library, "implementation": self.implementation,
                 "construction": self.construction, "layers": [list(layer) for layer in self.layers],
@@ -76,8 +78,8 @@ class ConformanceRow:
 @dataclass(frozen=True)
 class ConformanceTable:
     preset: ConformancePreset
-    rows: tuple
-    versions: dict
+    rows: tuple[ConformanceRow, ...]
+    versions: dict[str, str | None]
     seconds: float
 
 
@@ -88,7 +90,8 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _row(implementation, layers, settings, construction) -> ConformanceRow:
+def _row(implementation: Implementation, layers: Layers, settings: Iterable[Setting], construction: str
+         ) -> ConformanceRow:
     missing = missing_modules(implementation.modules)
     if missing:
         return ConformanceRow(implementation.library, implementation.name, construction, layers,
@@ -104,8 +107,9 @@ def _row(implementation, layers, settings, construction) -> ConformanceRow:
                           first.first_deviation, first.max_rel_deviation, first.diagnosis, comparisons)
 
 
-def conformance_table(preset: ConformancePreset = PRESETS["default"], implementations=IMPLEMENTATIONS,
-                      depths=None) -> ConformanceTable:
+def conformance_table(preset: ConformancePreset = PRESETS["default"],
+                      implementations: Iterable[Implementation] = IMPLEMENTATIONS,
+                      depths: Iterable[int] | None = None) -> ConformanceTable:
     """Judge every implementation at depths ``depths`` (default 1..len(preset.layers)).
 
     A construction identical to one already judged (a period variant at depth 1) is skipped.

@@ -28,7 +28,8 @@ As with optax's ``lookahead``, apply the updates unchanged: they move the slow w
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,10 +42,10 @@ class MultilayerLookaheadParams(NamedTuple):
     """The fast weights (compute gradients here) and the slow weights of levels 1..n."""
 
     fast: optax.Params
-    slow: tuple
+    slow: tuple[optax.Params, ...]
 
     @classmethod
-    def init_synced(cls, params, depth: int) -> MultilayerLookaheadParams:
+    def init_synced(cls, params: optax.Params, depth: int) -> MultilayerLookaheadParams:
         """Every level starts at ``params``."""
         return cls(fast=params, slow=(params,) * depth)
 
@@ -56,24 +57,25 @@ class MultilayerLookaheadState(NamedTuple):
     calls: jax.Array
 
 
-def _check_layers(layers) -> tuple:
+def _check_layers(layers: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
     checked = tuple((int(k), float(alpha)) for k, alpha in layers)
     if not checked or any(k < 1 or not 0 < alpha <= 1 for k, alpha in checked):
         raise ValueError(f"layers must be a non-empty list of (k >= 1, alpha in (0, 1]), got {layers!r}")
     return checked
 
 
-def _toward(phi, x, alpha):
+def _toward(phi: optax.Params, x: optax.Params, alpha: float) -> optax.Params:
     """phi + alpha (x - phi), leafwise."""
     return jax.tree.map(lambda p, y: p + alpha * (y - p), phi, x)
 
 
-def _select(condition, new, old):
+def _select(condition: jax.Array, new: Any, old: Any) -> Any:
     """new where ``condition`` (a scalar boolean array) holds, else old, leafwise."""
     return jax.tree.map(lambda n, o: jnp.where(condition, n, o), new, old)
 
 
-def multilayer_lookahead(inner: optax.GradientTransformation, layers) -> optax.GradientTransformation:
+def multilayer_lookahead(inner: optax.GradientTransformation, layers: Iterable[tuple[int, float]]
+                         ) -> optax.GradientTransformation:
     """n-layer Lookahead around ``inner``, with ``layers = [(k_1, alpha_1), ..., (k_n, alpha_n)]``.
 
     Parameters
@@ -91,10 +93,11 @@ def multilayer_lookahead(inner: optax.GradientTransformation, layers) -> optax.G
     layers = _check_layers(layers)
     periods = [math.prod(k for k, _ in layers[:i + 1]) for i in range(len(layers))]
 
-    def init_fn(params):
+    def init_fn(params: MultilayerLookaheadParams) -> MultilayerLookaheadState:
         return MultilayerLookaheadState(inner.init(params.fast), jnp.zeros((), jnp.int32))
 
-    def update_fn(updates, state, params):
+    def update_fn(updates: optax.Updates, state: MultilayerLookaheadState,
+                  params: MultilayerLookaheadParams) -> tuple[MultilayerLookaheadParams, MultilayerLookaheadState]:
         updates, inner_state = inner.update(updates, state.inner_state, params.fast)
         calls = state.calls + 1
         syncs = [calls % period == 0 for period in periods]  # B_i | c; nested: sync_i implies sync_{i-1}

@@ -26,6 +26,8 @@ Usage::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -45,7 +47,8 @@ class MultilayerLookahead(torch.optim.Optimizer):
         ``[(k_1, alpha_1), ..., (k_n, alpha_n)]``, innermost first; one layer is Lookahead.
     """
 
-    def __init__(self, params, inner_optimizer, layers):
+    def __init__(self, params: Iterable[Any], inner_optimizer: Callable[[list[Any]], torch.optim.Optimizer],
+                 layers: Iterable[tuple[int, float]]) -> None:
         layers = [(int(k), float(alpha)) for k, alpha in layers]
         if not layers or any(k < 1 or not 0 < alpha <= 1 for k, alpha in layers):
             raise ValueError(f"layers must be a non-empty list of (k >= 1, alpha in (0, 1]), got {layers!r}")
@@ -58,12 +61,12 @@ class MultilayerLookahead(torch.optim.Optimizer):
             for p in group["params"]:
                 self.state[p]["slow"] = [p.detach().clone() for _ in layers]
 
-    def slow_weights(self, level: int = -1) -> list:
+    def slow_weights(self, level: int = -1) -> list[torch.Tensor]:
         """The slow weights of ``level`` (0-based, innermost first; -1: outermost), per parameter."""
         return [self.state[p]["slow"][level] for group in self.param_groups for p in group["params"]]
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One inner step, then the synchronisations due (module docstring)."""
         loss = self.inner.step(closure)  # torch optimizers evaluate the closure with grad enabled
         for group in self.param_groups:
@@ -86,12 +89,12 @@ class MultilayerLookahead(torch.optim.Optimizer):
                 p.copy_(slow[top - 1])
         return loss
 
-    def state_dict(self):
-        state = super().state_dict()
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().state_dict()
         state["inner"] = self.inner.state_dict()
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         self.inner.load_state_dict(state_dict.pop("inner"))
         super().load_state_dict(state_dict)

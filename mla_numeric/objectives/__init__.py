@@ -3,6 +3,10 @@
 Every factory takes ``(dim, seed)`` first, so ``make(name, dim, seed)`` builds any of them; the
 ``seed`` drives the family's data generator and is echoed in ``Objective.params``.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+
 from .base import Objective
 from .finite_sum import valley
 from .nonconvex import logistic_nonconvex, robust_regression, separable_wells
@@ -13,7 +17,7 @@ __all__ = ["Objective", "BUILTIN", "make", "diagonal_quadratic", "dense_quadrati
            "noisy_quadratic", "nqm_noise", "quadratic_parts", "robust_regression",
            "logistic_nonconvex", "separable_wells", "valley"]
 
-BUILTIN = {
+BUILTIN: dict[str, Callable[..., Objective]] = {
     "quadratic": diagonal_quadratic,
     "dense-quadratic": dense_quadratic,
     "nqm": noisy_quadratic,

@@ -20,30 +20,45 @@ a few seeded points (``validation.py``), unless ``validate=False``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike, NDArray
 
 from .._numba import JIT
+from .._typing import JSON, FloatArray
 from .validation import validate as validate_objective
 
-__all__ = ["Objective", "no_component", "no_component_hvp"]
+__all__ = ["Objective", "no_component", "no_component_hvp", "Data", "ValueFunction", "GradFunction",
+           "HvpFunction", "ComponentValueFunction", "ComponentGradFunction", "ComponentHvpFunction"]
+
+# The compiled functions' signatures (module docstring). Annotations document them for readers and
+# type checkers; numba ignores them and types each kernel from the arguments of its calls.
+Data: TypeAlias = tuple[NDArray[Any], ...]
+ValueFunction: TypeAlias = Callable[[FloatArray, Data], float]                        # value(x, data)
+GradFunction: TypeAlias = Callable[[FloatArray, Data, FloatArray], None]              # grad(x, data, out)
+HvpFunction: TypeAlias = Callable[[FloatArray, FloatArray, Data, FloatArray], None]   # hvp(x, v, data, out)
+ComponentValueFunction: TypeAlias = Callable[[FloatArray, int, Data], float]
+ComponentGradFunction: TypeAlias = Callable[[FloatArray, int, Data, FloatArray], None]
+ComponentHvpFunction: TypeAlias = Callable[[FloatArray, int, FloatArray, Data, FloatArray], None]
 
 
 @njit(**JIT)
-def no_component(x, a, data, out):
+def no_component(x: FloatArray, a: int, data: Data, out: FloatArray) -> None:
     """Placeholder component gradient for objectives that are not finite sums (never called)."""
     out[:] = np.nan
 
 
 @njit(**JIT)
-def _no_component_value(x, a, data):
+def _no_component_value(x: FloatArray, a: int, data: Data) -> float:
     return np.nan
 
 
 @njit(**JIT)
-def no_component_hvp(x, a, v, data, out):
+def no_component_hvp(x: FloatArray, a: int, v: FloatArray, data: Data, out: FloatArray) -> None:
     """Placeholder component Hessian-vector product for non-finite sums (never called)."""
     out[:] = np.nan
 
@@ -89,23 +104,23 @@ class Objective:
 
     name: str
     dim: int
-    data: tuple
-    value: object
-    grad: object
-    hvp: object
+    data: Data
+    value: ValueFunction
+    grad: GradFunction
+    hvp: HvpFunction
     L: float | None
     f_low: float
     L_reason: str = ""
     m: int = 0
-    component_value: object = _no_component_value
-    component_grad: object = no_component
-    component_hvp: object = no_component_hvp
-    params: dict = field(default_factory=dict)
-    x0: np.ndarray | None = None
+    component_value: ComponentValueFunction = _no_component_value
+    component_grad: ComponentGradFunction = no_component
+    component_hvp: ComponentHvpFunction = no_component_hvp
+    params: JSON = field(default_factory=dict)
+    x0: ArrayLike | None = None
     variance_bound: float | None = None
     validate: InitVar[bool] = True
 
-    def __post_init__(self, validate):
+    def __post_init__(self, validate: bool) -> None:
         if self.dim < 1:
             raise ValueError(f"dim must be >= 1, got {self.dim}")
         if self.x0 is not None and np.shape(self.x0) != (self.dim,):
@@ -127,46 +142,46 @@ class Objective:
     def is_finite_sum(self) -> bool:
         return self.m > 0
 
-    def start(self) -> np.ndarray:
+    def start(self) -> FloatArray:
         """The default starting point."""
         return np.zeros(self.dim) if self.x0 is None else np.array(self.x0, dtype=np.float64)
 
     # Convenience wrappers around the compiled functions (Python-side use and tests).
-    def f(self, x) -> float:
+    def f(self, x: ArrayLike) -> float:
         return self.value(np.asarray(x, dtype=np.float64), self.data)
 
-    def gradient(self, x) -> np.ndarray:
+    def gradient(self, x: ArrayLike) -> FloatArray:
         out = np.empty(self.dim)
         self.grad(np.asarray(x, dtype=np.float64), self.data, out)
         return out
 
-    def hessian_vector(self, x, v) -> np.ndarray:
+    def hessian_vector(self, x: ArrayLike, v: ArrayLike) -> FloatArray:
         out = np.empty(self.dim)
         self.hvp(np.asarray(x, dtype=np.float64), np.asarray(v, dtype=np.float64), self.data, out)
         return out
 
-    def component(self, x, a: int) -> float:
+    def component(self, x: ArrayLike, a: int) -> float:
         self._check_component(a)
         return self.component_value(np.asarray(x, dtype=np.float64), a, self.data)
 
-    def component_gradient(self, x, a: int) -> np.ndarray:
+    def component_gradient(self, x: ArrayLike, a: int) -> FloatArray:
         self._check_component(a)
         out = np.empty(self.dim)
         self.component_grad(np.asarray(x, dtype=np.float64), a, self.data, out)
         return out
 
-    def component_hessian_vector(self, x, a: int, v) -> np.ndarray:
+    def component_hessian_vector(self, x: ArrayLike, a: int, v: ArrayLike) -> FloatArray:
         self._check_component(a)
         out = np.empty(self.dim)
         self.component_hvp(np.asarray(x, dtype=np.float64), a, np.asarray(v, dtype=np.float64),
                            self.data, out)
         return out
 
-    def _check_component(self, a):
+    def _check_component(self, a: int) -> None:
         if not 0 <= a < self.m:
             raise ValueError(f"component index a must be in 0..{self.m - 1} for {self.name!r}, got {a}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         return {"name": self.name, "dim": self.dim, "L": self.L, "L_reason": self.L_reason or None,
                 "f_low": self.f_low, "m": self.m, "variance_bound": self.variance_bound,
                 "params": self.params}

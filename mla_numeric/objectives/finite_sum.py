@@ -15,12 +15,15 @@ so f_low = 0 is a valid (not attained when the noise is non-zero) lower bound.
 f is not globally smooth: on the valley sum_a r_a x_a = 0, so Hess f = mean(x_a^2) g g^T whose
 top eigenvalue mean(x_a^2) ||w||^2 is unbounded along the hyperbola: L = None.
 """
+from __future__ import annotations
+
 import numpy as np
 from numba import njit
 
 from .._numba import JIT
+from .._typing import FloatArray
 from ..spec import check_positive, check_real
-from .base import Objective
+from .base import Data, Objective
 
 __all__ = ["valley", "valley_product"]
 
@@ -29,14 +32,14 @@ _L_REASON = ("not globally smooth: Hess f(w) = mean_a x_a^2 (w_2, w_1)(w_2, w_1)
 
 
 @njit(**JIT)
-def _valley_component_value(w, a, data):
+def _valley_component_value(w: FloatArray, a: int, data: Data) -> float:
     inputs, targets = data
     r = w[0] * w[1] * inputs[a] - targets[a]
     return 0.5 * r * r
 
 
 @njit(**JIT)
-def _valley_value(w, data):
+def _valley_value(w: FloatArray, data: Data) -> float:
     m = data[0].shape[0]
     total = 0.0
     for a in range(m):
@@ -45,7 +48,7 @@ def _valley_value(w, data):
 
 
 @njit(**JIT)
-def _valley_component_grad(w, a, data, out):
+def _valley_component_grad(w: FloatArray, a: int, data: Data, out: FloatArray) -> None:
     inputs, targets = data
     slope = (w[0] * w[1] * inputs[a] - targets[a]) * inputs[a]
     out[0] = slope * w[1]
@@ -53,7 +56,7 @@ def _valley_component_grad(w, a, data, out):
 
 
 @njit(**JIT)
-def _valley_grad(w, data, out):
+def _valley_grad(w: FloatArray, data: Data, out: FloatArray) -> None:
     inputs, targets = data
     m = inputs.shape[0]
     slope = 0.0
@@ -65,7 +68,7 @@ def _valley_grad(w, data, out):
 
 
 @njit(**JIT)
-def _valley_component_hvp(w, a, v, data, out):
+def _valley_component_hvp(w: FloatArray, a: int, v: FloatArray, data: Data, out: FloatArray) -> None:
     """Hess f_a(w) v = x_a^2 (g^T v) g + r_a x_a (v_2, v_1)."""
     inputs, targets = data
     square = inputs[a] * inputs[a]
@@ -76,7 +79,7 @@ def _valley_component_hvp(w, a, v, data, out):
 
 
 @njit(**JIT)
-def _valley_hvp(w, v, data, out):
+def _valley_hvp(w: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     inputs, targets = data
     m = inputs.shape[0]
     mean_square = 0.0

@@ -34,13 +34,15 @@ t_i + beta omega sin(omega t_i) = 0 coordinatewise (all with |t_i| <= beta omega
 coordinate, so their product gives exponentially many local minima and saddles in d. Both terms
 are >= 0 and vanish at x = c: f_low = 0, attained at the global minimiser c.
 """
+from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
 from .._numba import JIT
+from .._typing import FloatArray
 from ..spec import check_positive, check_real
-from .base import Objective
+from .base import Data, Objective
 
 __all__ = ["robust_regression", "logistic_nonconvex", "separable_wells"]
 
@@ -56,7 +58,7 @@ def _top_eigenvalue_of_gram(rows: np.ndarray) -> float:
 
 
 @njit(**JIT)
-def _row_dot(rows, a, x):
+def _row_dot(rows: FloatArray, a: int, x: FloatArray) -> float:
     total = 0.0
     for i in range(x.shape[0]):
         total += rows[a, i] * x[i]
@@ -66,14 +68,14 @@ def _row_dot(rows, a, x):
 # ---------------------------------------------------------------- robust regression
 
 @njit(**JIT)
-def _robust_component_value(x, a, data):
+def _robust_component_value(x: FloatArray, a: int, data: Data) -> float:
     rows, targets = data
     r = _row_dot(rows, a, x) - targets[a]
     return np.log1p(r * r)
 
 
 @njit(**JIT)
-def _robust_value(x, data):
+def _robust_value(x: FloatArray, data: Data) -> float:
     m = data[0].shape[0]
     total = 0.0
     for a in range(m):
@@ -82,7 +84,7 @@ def _robust_value(x, data):
 
 
 @njit(**JIT)
-def _robust_component_grad(x, a, data, out):
+def _robust_component_grad(x: FloatArray, a: int, data: Data, out: FloatArray) -> None:
     rows, targets = data
     r = _row_dot(rows, a, x) - targets[a]
     slope = 2.0 * r / (1.0 + r * r)
@@ -91,7 +93,7 @@ def _robust_component_grad(x, a, data, out):
 
 
 @njit(**JIT)
-def _robust_grad(x, data, out):
+def _robust_grad(x: FloatArray, data: Data, out: FloatArray) -> None:
     rows, targets = data
     m = rows.shape[0]
     out[:] = 0.0
@@ -103,7 +105,7 @@ def _robust_grad(x, data, out):
 
 
 @njit(**JIT)
-def _robust_component_hvp(x, a, v, data, out):
+def _robust_component_hvp(x: FloatArray, a: int, v: FloatArray, data: Data, out: FloatArray) -> None:
     """Hess f_a(x) v = rho''(r_a) (a_a^T v) a_a."""
     rows, targets = data
     r = _row_dot(rows, a, x) - targets[a]
@@ -114,7 +116,7 @@ def _robust_component_hvp(x, a, v, data, out):
 
 
 @njit(**JIT)
-def _robust_hvp(x, v, data, out):
+def _robust_hvp(x: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     rows, targets = data
     m = rows.shape[0]
     out[:] = 0.0
@@ -159,13 +161,13 @@ def robust_regression(dim: int = 10, seed: int = 0, *, m: int = 64, noise: float
 # ---------------------------------------------------------------- non-convex logistic regression
 
 @njit(**JIT)
-def _softplus(z):
+def _softplus(z: float) -> float:
     """log(1 + exp(z)) without overflow."""
     return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
 
 
 @njit(**JIT)
-def _sigmoid(z):
+def _sigmoid(z: float) -> float:
     """1 / (1 + exp(-z)) without overflow."""
     if z >= 0.0:
         return 1.0 / (1.0 + np.exp(-z))
@@ -174,7 +176,7 @@ def _sigmoid(z):
 
 
 @njit(**JIT)
-def _penalty_value(x, lam):
+def _penalty_value(x: FloatArray, lam: float) -> float:
     total = 0.0
     for i in range(x.shape[0]):
         t2 = x[i] * x[i]
@@ -183,14 +185,14 @@ def _penalty_value(x, lam):
 
 
 @njit(**JIT)
-def _add_penalty_grad(x, lam, out):
+def _add_penalty_grad(x: FloatArray, lam: float, out: FloatArray) -> None:
     for i in range(x.shape[0]):
         q = 1.0 + x[i] * x[i]
         out[i] += lam * 2.0 * x[i] / (q * q)
 
 
 @njit(**JIT)
-def _add_penalty_hvp(x, v, lam, out):
+def _add_penalty_hvp(x: FloatArray, v: FloatArray, lam: float, out: FloatArray) -> None:
     for i in range(x.shape[0]):
         t2 = x[i] * x[i]
         q = 1.0 + t2
@@ -198,14 +200,14 @@ def _add_penalty_hvp(x, v, lam, out):
 
 
 @njit(**JIT)
-def _logistic_component_value(x, a, data):
+def _logistic_component_value(x: FloatArray, a: int, data: Data) -> float:
     rows, labels, lam = data
     margin = labels[a] * _row_dot(rows, a, x)
     return _softplus(-margin) + _penalty_value(x, lam[0])
 
 
 @njit(**JIT)
-def _logistic_value(x, data):
+def _logistic_value(x: FloatArray, data: Data) -> float:
     rows, labels, lam = data
     m = rows.shape[0]
     total = 0.0
@@ -215,7 +217,7 @@ def _logistic_value(x, data):
 
 
 @njit(**JIT)
-def _logistic_component_grad(x, a, data, out):
+def _logistic_component_grad(x: FloatArray, a: int, data: Data, out: FloatArray) -> None:
     rows, labels, lam = data
     margin = labels[a] * _row_dot(rows, a, x)
     slope = -_sigmoid(-margin) * labels[a]
@@ -225,7 +227,7 @@ def _logistic_component_grad(x, a, data, out):
 
 
 @njit(**JIT)
-def _logistic_grad(x, data, out):
+def _logistic_grad(x: FloatArray, data: Data, out: FloatArray) -> None:
     rows, labels, lam = data
     m = rows.shape[0]
     out[:] = 0.0
@@ -238,7 +240,7 @@ def _logistic_grad(x, data, out):
 
 
 @njit(**JIT)
-def _logistic_component_hvp(x, a, v, data, out):
+def _logistic_component_hvp(x: FloatArray, a: int, v: FloatArray, data: Data, out: FloatArray) -> None:
     """Hess f_a(x) v = l''(z_a) (a_a^T v) a_a + lam diag(p''(x_i)) v, z_a = y_a a_a^T x."""
     rows, labels, lam = data
     margin = labels[a] * _row_dot(rows, a, x)
@@ -249,7 +251,7 @@ def _logistic_component_hvp(x, a, v, data, out):
 
 
 @njit(**JIT)
-def _logistic_hvp(x, v, data, out):
+def _logistic_hvp(x: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     rows, labels, lam = data
     m = rows.shape[0]
     out[:] = 0.0
@@ -297,7 +299,7 @@ def logistic_nonconvex(dim: int = 10, seed: int = 0, *, m: int = 64, lam: float 
 # ---------------------------------------------------------------- wells
 
 @njit(**JIT)
-def _wells_value(x, data):
+def _wells_value(x: FloatArray, data: Data) -> float:
     centers, shape = data
     beta, omega = shape[0], shape[1]
     total = 0.0
@@ -308,7 +310,7 @@ def _wells_value(x, data):
 
 
 @njit(**JIT)
-def _wells_grad(x, data, out):
+def _wells_grad(x: FloatArray, data: Data, out: FloatArray) -> None:
     centers, shape = data
     beta, omega = shape[0], shape[1]
     for i in range(x.shape[0]):
@@ -317,7 +319,7 @@ def _wells_grad(x, data, out):
 
 
 @njit(**JIT)
-def _wells_hvp(x, v, data, out):
+def _wells_hvp(x: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     centers, shape = data
     beta, omega = shape[0], shape[1]
     for i in range(x.shape[0]):

@@ -9,9 +9,12 @@ deviation h_i s_i, which ``nqm_noise`` returns as an oracle.
 
 Default spectrum, as in Zhang et al.: h_i = 1/i and s_i^2 = 1/i, i = 1..d.
 """
+from __future__ import annotations
+
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..oracles import GaussianNoise
 from ..spec import check_finite_array, check_positive
@@ -21,7 +24,8 @@ from .quadratic import diagonal_quadratic
 __all__ = ["noisy_quadratic", "nqm_noise"]
 
 
-def noisy_quadratic(dim: int = 100, seed: int = 0, *, h=None, s=None) -> Objective:
+def noisy_quadratic(dim: int = 100, seed: int = 0, *, h: ArrayLike | None = None,
+                    s: ArrayLike | None = None) -> Objective:
     """The NQM's expected excess loss f(x) = 1/2 sum_i h_i x_i^2; pair it with ``nqm_noise``.
 
     ``seed`` is unused by the default spectrum (which is deterministic) and kept for the

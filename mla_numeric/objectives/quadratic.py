@@ -6,18 +6,22 @@ tight. f >= 0 because A is PSD, with equality at x*: f_low = 0 (attained).
 
 Two families with the same formula: ``diagonal`` (A = diag(h), O(d) per gradient) and ``dense``.
 """
+from __future__ import annotations
+
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from .._numba import JIT
+from .._typing import FloatArray
 from ..spec import check_finite_array, check_positive
-from .base import Objective
+from .base import Data, Objective
 
 __all__ = ["diagonal_quadratic", "dense_quadratic", "quadratic_parts"]
 
 
 @njit(**JIT)
-def _diag_value(x, data):
+def _diag_value(x: FloatArray, data: Data) -> float:
     h, xstar = data
     total = 0.0
     for i in range(x.shape[0]):
@@ -27,28 +31,28 @@ def _diag_value(x, data):
 
 
 @njit(**JIT)
-def _diag_grad(x, data, out):
+def _diag_grad(x: FloatArray, data: Data, out: FloatArray) -> None:
     h, xstar = data
     for i in range(x.shape[0]):
         out[i] = h[i] * (x[i] - xstar[i])
 
 
 @njit(**JIT)
-def _diag_hvp(x, v, data, out):
+def _diag_hvp(x: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     h = data[0]
     for i in range(x.shape[0]):
         out[i] = h[i] * v[i]
 
 
 @njit(**JIT)
-def _dense_value(x, data):
+def _dense_value(x: FloatArray, data: Data) -> float:
     A, xstar = data
     e = x - xstar
-    return 0.5 * (e @ (A @ e))
+    return 0.5 * (e @ (A @ e))  # type: ignore[return-value]  # 1-D @ 1-D is a scalar; numpy's stubs say array
 
 
 @njit(**JIT)
-def _dense_grad(x, data, out):
+def _dense_grad(x: FloatArray, data: Data, out: FloatArray) -> None:
     A, xstar = data
     d = x.shape[0]
     for i in range(d):
@@ -59,7 +63,7 @@ def _dense_grad(x, data, out):
 
 
 @njit(**JIT)
-def _dense_hvp(x, v, data, out):
+def _dense_hvp(x: FloatArray, v: FloatArray, data: Data, out: FloatArray) -> None:
     A = data[0]
     d = x.shape[0]
     for i in range(d):
@@ -69,7 +73,7 @@ def _dense_hvp(x, v, data, out):
         out[i] = total
 
 
-def diagonal_quadratic(dim: int = 10, seed: int = 0, *, h=None, xstar=None,
+def diagonal_quadratic(dim: int = 10, seed: int = 0, *, h: ArrayLike | None = None, xstar: ArrayLike | None = None,
                        condition: float = 100.0, name: str = "quadratic") -> Objective:
     """f(x) = 1/2 sum_i h_i (x_i - x*_i)^2.
 
@@ -97,7 +101,7 @@ def diagonal_quadratic(dim: int = 10, seed: int = 0, *, h=None, xstar=None,
         params={"family": "diagonal_quadratic", "seed": seed, "h": h.tolist(), "xstar": xstar.tolist()})
 
 
-def dense_quadratic(dim: int = 10, seed: int = 0, *, A=None, xstar=None,
+def dense_quadratic(dim: int = 10, seed: int = 0, *, A: ArrayLike | None = None, xstar: ArrayLike | None = None,
                     condition: float = 100.0, name: str = "dense-quadratic") -> Objective:
     """f(x) = 1/2 (x - x*)^T A (x - x*) with a dense PSD A.
 
@@ -110,8 +114,8 @@ def dense_quadratic(dim: int = 10, seed: int = 0, *, A=None, xstar=None,
     if A is None:
         q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
         q *= np.sign(np.diag(r))
-        A = (q * np.geomspace(1.0, 1.0 / check_positive("condition", condition), dim)) @ q.T
-        A = 0.5 * (A + A.T)
+        generated = (q * np.geomspace(1.0, 1.0 / check_positive("condition", condition), dim)) @ q.T
+        A = 0.5 * (generated + generated.T)
     A = check_finite_array("A", A, (dim, dim))
     if not np.allclose(A, A.T, rtol=0, atol=1e-12 * max(1.0, np.abs(A).max())):
         raise ValueError("A must be symmetric")
@@ -131,11 +135,12 @@ def dense_quadratic(dim: int = 10, seed: int = 0, *, A=None, xstar=None,
                    if value is not None}})
 
 
-def quadratic_parts(objective: Objective):
+def quadratic_parts(objective: Objective) -> tuple[FloatArray, FloatArray]:
     """(A, x*) of a quadratic objective, A as a dense matrix; ValueError for anything else."""
     if objective.value is _diag_value:
         h, xstar = objective.data
         return np.diag(h), xstar
     if objective.value is _dense_value:
-        return objective.data
+        A, xstar = objective.data
+        return A, xstar
     raise ValueError(f"objective {objective.name!r} is not a quadratic")

@@ -59,12 +59,26 @@ Cost: 5 values, 5 + POWER_STEPS gradients and 1 product per point (4 points: 56 
 plus for a finite sum the same for one component per point and m values and gradients of
 components at x_2 (about two evaluations of f).
 """
+from __future__ import annotations
+
 import zlib
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .._typing import FloatArray
+
+if TYPE_CHECKING:
+    from .base import Objective
 
 __all__ = ["validate"]
+
+Fail: TypeAlias = Callable[[str], NoReturn]  # raises ValueError with the message
+Value: TypeAlias = Callable[[FloatArray], float]
+Gradient: TypeAlias = Callable[[FloatArray], FloatArray]
+Product: TypeAlias = Callable[[FloatArray, FloatArray], FloatArray]
 
 EPS = np.finfo(np.float64).eps
 K = 100.0  # allowance for accumulated rounding (module docstring)
@@ -76,14 +90,14 @@ AVERAGE_POINT = 2  # the sample point where a finite sum's components are averag
 
 class _Stencil(NamedTuple):
     """A function's values and gradients at x + i h u (i in OFFSETS) and at x, and hvp(x, u)."""
-    points: list
-    values: list
-    grads: list
-    g: np.ndarray
-    product: np.ndarray
+    points: list[FloatArray]
+    values: list[float]
+    grads: list[FloatArray]
+    g: FloatArray
+    product: FloatArray
 
 
-def validate(objective) -> None:
+def validate(objective: Objective) -> None:
     """Raise ValueError, naming the quantity, the point and the size, if a check above fails."""
     seed = zlib.crc32(objective.name.encode())
     rng = np.random.default_rng(seed)
@@ -92,7 +106,7 @@ def validate(objective) -> None:
     s = max(1.0, float(np.sqrt(np.mean(start ** 2))))
     h = EPS ** (1 / 3) * s
 
-    def fail(message):
+    def fail(message: str) -> NoReturn:
         raise ValueError(f"objective {objective.name!r}: {message}")
 
     full = (objective.f, objective.gradient, objective.hessian_vector)
@@ -133,20 +147,25 @@ def validate(objective) -> None:
 
         if objective.is_finite_sum:
             a = int(rng.integers(objective.m))
-            part = [lambda x, a=a: objective.component(x, a),
-                    lambda x, a=a: objective.component_gradient(x, a),
-                    lambda x, v, a=a: objective.component_hessian_vector(x, a, v)]
-            stencil_a = _evaluate(*part, x, u, h, f"f_{a}", fail, where)
+            stencil_a = _evaluate(*_component(objective, a), x, u, h, f"f_{a}", fail, where)
             curvature_a = np.linalg.norm(stencil_a.grads[2] - stencil_a.grads[1]) / (2 * h)
             _check_derivatives(stencil_a, u, h, length, curvature_a, f"f_{a}", "component_", fail, where)
             if k == AVERAGE_POINT:
                 _check_components(objective, x, stencil, length, max(quotients), fail, where)
 
 
-def _evaluate(value, grad, hvp, x, u, h, label, fail, where) -> _Stencil:
+def _component(objective: Objective, a: int) -> tuple[Value, Gradient, Product]:
+    """f_a, grad f_a and the Hessian-vector product of f_a, as functions of x (and v)."""
+    return (lambda x: objective.component(x, a), lambda x: objective.component_gradient(x, a),
+            lambda x, v: objective.component_hessian_vector(x, a, v))
+
+
+def _evaluate(value: Value, grad: Gradient, hvp: Product, x: FloatArray, u: FloatArray, h: float, label: str,
+              fail: Fail, where: str) -> _Stencil:
     points = [x + i * h * u for i in OFFSETS]
     stencil = _Stencil(points, [value(p) for p in points] + [value(x)], [grad(p) for p in points],
                        grad(x), hvp(x, u))
+    result: ArrayLike
     for quantity, result in ((label, stencil.values), (f"grad {label}", stencil.grads + [stencil.g]),
                              (f"the Hessian-vector product of {label}", stencil.product)):
         if not np.all(np.isfinite(result)):
@@ -154,34 +173,36 @@ def _evaluate(value, grad, hvp, x, u, h, label, fail, where) -> _Stencil:
     return stencil
 
 
-def _check_derivatives(stencil, u, h, length, curvature, label, prefix, fail, where):
+def _check_derivatives(stencil: _Stencil, u: FloatArray, h: float, length: float, curvature: float, label: str,
+                       prefix: str, fail: Fail, where: str) -> tuple[float, float]:
     """The gradient and hvp checks of the module docstring; returns (delta_f, delta_g)."""
     values, grads, g = stencil.values, stencil.grads, stencil.g
-    largest_g = max(np.linalg.norm(gradient) for gradient in grads + [g])
+    largest_g = max(float(np.linalg.norm(gradient)) for gradient in grads + [g])
     delta_f = EPS * (max(abs(value) for value in values) + largest_g * length)
     delta_g = EPS * (largest_g + curvature * length)
 
     D = ((values[2] - values[1]) / (2 * h), (values[3] - values[0]) / (4 * h))
-    error = abs(D[0] - g @ u)
+    error = abs(D[0] - float(g @ u))
     tolerance = K * (abs(D[1] - D[0]) / 3 + delta_f / h)
     if error > tolerance:
         fail(f"the gradient differs from central differences of {label} by {error:.3g} "
-             f"({_relative(error, np.linalg.norm(g))} relative to ||grad {label}(x)||; tolerance "
+             f"({_relative(error, float(np.linalg.norm(g)))} relative to ||grad {label}(x)||; tolerance "
              f"{tolerance:.2g}) along a random unit direction at {where}: grad {label} is not the "
              f"derivative of {label}; check {prefix}grad")
 
     Q = ((grads[2] - grads[1]) / (2 * h), (grads[3] - grads[0]) / (4 * h))
-    error = np.linalg.norm(Q[0] - stencil.product)
-    tolerance = K * (np.linalg.norm(Q[1] - Q[0]) / 3 + delta_g / h)
+    error = float(np.linalg.norm(Q[0] - stencil.product))
+    tolerance = K * (float(np.linalg.norm(Q[1] - Q[0])) / 3 + delta_g / h)
     if error > tolerance:
         fail(f"the Hessian-vector product differs from central differences of grad {label} by "
-             f"{error:.3g} ({_relative(error, np.linalg.norm(stencil.product))} relative to "
+             f"{error:.3g} ({_relative(error, float(np.linalg.norm(stencil.product)))} relative to "
              f"||hvp(x, u)||; tolerance {tolerance:.2g}) along a random unit direction u at {where}: "
              f"hvp is not the derivative of grad {label}; check {prefix}hvp")
     return delta_f, delta_g
 
 
-def _check_components(objective, x, stencil, length, curvature, fail, where):
+def _check_components(objective: Objective, x: FloatArray, stencil: _Stencil, length: float, curvature: float,
+                      fail: Fail, where: str) -> None:
     """The components' mean against f and grad f, and V(x) against variance_bound, at x."""
     m = objective.m
     values = np.array([objective.component(x, a) for a in range(m)])
@@ -208,5 +229,5 @@ def _check_components(objective, x, stencil, length, curvature, fail, where):
                  f"variance_bound does not bound the minibatch variance; check variance_bound")
 
 
-def _relative(size, norm) -> str:
+def _relative(size: float, norm: float) -> str:
     return f"{size / norm:.2g}" if norm > 0 else "inf"

@@ -1,15 +1,27 @@
 """Figures of claims C3-C5: order of accuracy, amplification maps, valley drift."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .._typing import StrPath
 from .output import save
+
+if TYPE_CHECKING:
+    from ..checks.modified_flow import OrderResult
+    from ..checks.valley_drift import DriftSweep
 
 __all__ = ["order_figure", "amplification_figure", "drift_figure"]
 
 
-def order_figure(orders, path, title: str):
+def order_figure(orders: Mapping[str, OrderResult], path: StrPath, title: str) -> Path:
     """Left: error against eta (log-log), modified flow (solid) and plain flow (dashed), per
     optimizer, with slope-2 and slope-3 guides. Right: each coefficient over eta read at each eta
     (the eta^2 term of the error, before extrapolation), relative to the claimed value, and the
@@ -52,7 +64,8 @@ def order_figure(orders, path, title: str):
     return save(figure, path)
 
 
-def amplification_figure(grids, framing: str, path):
+def amplification_figure(grids: Mapping[tuple[str, str, int], Mapping[str, Any]], framing: str, path: StrPath
+                         ) -> Path:
     """Ratio deeper / shallower over (k, alpha) for each pair (rows) and coefficient (columns:
     c_g, then c_v per cycles-per-epoch N). Grey: the deeper coefficient is <= 0 (it does not
     regularize). Solid contour: ratio 1; dashed: the deeper coefficient is 0; dotted: the shallower
@@ -86,15 +99,15 @@ def amplification_figure(grids, framing: str, path):
     figure.colorbar(mesh, ax=axes, shrink=0.8, label="ratio deeper / shallower (clipped to [-3, 3])")
     axes[0, 0].legend(handles=[Patch(facecolor="none", hatch="//", label="claim holds"),
                                Patch(facecolor="0.7", label="deeper coefficient <= 0"),
-                               plt.Line2D([], [], color="k", label="ratio = 1"),
-                               plt.Line2D([], [], color="k", linestyle="dashed", label="deeper coefficient = 0"),
-                               plt.Line2D([], [], color="k", linestyle="dotted", label="shallower coefficient = 0")],
+                               Line2D([], [], color="k", label="ratio = 1"),
+                               Line2D([], [], color="k", linestyle="dashed", label="deeper coefficient = 0"),
+                               Line2D([], [], color="k", linestyle="dotted", label="shallower coefficient = 0")],
                       fontsize=6, loc="lower right")
     figure.suptitle(f"Amplification of the implicit regularization: {framing}")
     return save(figure, path)
 
 
-def drift_figure(sweeps, predicted, z: float, path):
+def drift_figure(sweeps: Sequence[DriftSweep], predicted: Sequence[float], z: float, path: StrPath) -> Path:
     """y(eta) (valley drift per unit flow time, over eta) per optimizer with its quadratic fit, and
     the modified flow's prediction at eta -> 0 (stars) against the fitted intercept (interval)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))

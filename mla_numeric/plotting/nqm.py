@@ -1,20 +1,30 @@
 """Figures of claim C6 (checks/nqm.py): steady-state variances, loss over time, variance-reduction map."""
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .._typing import FloatArray, StrPath
 from ..spec import format_layers
 from .output import save
+
+if TYPE_CHECKING:
+    from ..checks.nqm import LossCurve, NQMMeasurement, VarianceMap
 
 __all__ = ["steady_state_figure", "loss_over_time_figure", "variance_map_figure"]
 
 
-def _label(name: str, layers) -> str:
+def _label(name: str, layers: Iterable[tuple[int, float]]) -> str:
     return f"{name} ({format_layers(layers)})" if layers else name
 
 
-def steady_state_figure(measurements, closed_forms, path):
+def steady_state_figure(measurements: Sequence[NQMMeasurement], closed_forms: Sequence[FloatArray], path: StrPath
+                        ) -> Path:
     """V_i against h_i (log-log): closed form (line), recurrence fixed point (dots), Monte Carlo
     E phi_T,i^2 over the replicates (error bars: two standard errors)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
@@ -34,7 +44,7 @@ def steady_state_figure(measurements, closed_forms, path):
     return save(figure, path)
 
 
-def loss_over_time_figure(curves, lr: float, budget: int, title: str, path):
+def loss_over_time_figure(curves: Sequence[LossCurve], lr: float, budget: int, title: str, path: StrPath) -> Path:
     """Exact E f(phi_t) against oracle calls (log y): at the matched eta, with the closed-form
     steady states dashed, and at each nesting's best eta for the budget."""
     figure, (matched, best) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -55,7 +65,7 @@ def loss_over_time_figure(curves, lr: float, budget: int, title: str, path):
     return save(figure, path)
 
 
-def variance_map_figure(vmap, path, alpha: float = 0.5):
+def variance_map_figure(vmap: VarianceMap, path: StrPath, alpha: float = 0.5) -> Path:
     """Rows: V_LA / V_SGD and V_MLA / V_LA over (eta h, alpha) with contours, then the contraction
     per oracle call |M_n|^(1/K) at ``alpha`` (the cost in speed); one column per k."""
     a = int(np.argmin(np.abs(vmap.alphas - alpha)))

@@ -1,7 +1,12 @@
 """The report's overview figure: the verdicts per claim."""
+from __future__ import annotations
+
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from .._typing import StrPath
 from .output import save
 
 __all__ = ["verdict_figure"]
@@ -9,7 +14,7 @@ __all__ = ["verdict_figure"]
 COLORS = {"holds": "#2a9d4b", "fails": "#c8323c", "inconclusive": "#9a9a9a"}
 
 
-def verdict_figure(counts: dict, path, titles: dict):
+def verdict_figure(counts: dict[str, dict[str, int]], path: StrPath, titles: dict[str, str]) -> Path:
     """One horizontal bar per claim, split into holds / fails / inconclusive counts.
 
     ``counts`` is ``{claim: {verdict: count}}``; ``titles`` names each claim on its bar.

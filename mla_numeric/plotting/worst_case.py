@@ -1,16 +1,25 @@
 """Figures of claim C7: exact worst cases (PEPit) against the C2 bound, per nesting."""
+from __future__ import annotations
+
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from .._typing import StrPath
 from .output import save
+
+if TYPE_CHECKING:
+    from ..worst_case import WorstCaseData
 
 __all__ = ["worst_case_figure", "horizon_figure"]
 
 
-def worst_case_figure(data, path, title: str = "Worst case over L-smooth f against the C2 bound (L = Delta = 1)"):
+def worst_case_figure(data: WorstCaseData, path: StrPath,
+                      title: str = "Worst case over L-smooth f against the C2 bound (L = Delta = 1)") -> Path:
     """Per nesting: worst case and C2 bound 2 / (eta P K T) against eta L (log-log).
 
     Filled dots: the eta sweep (within the step condition); open dots: the bisection's SDPs beyond
@@ -51,7 +60,8 @@ def worst_case_figure(data, path, title: str = "Worst case over L-smooth f again
     return save(figure, path)
 
 
-def horizon_figure(data, path, title: str = "Tightness of C2 against T, at the step condition's eta"):
+def horizon_figure(data: WorstCaseData, path: StrPath,
+                   title: str = "Tightness of C2 against T, at the step condition's eta") -> Path:
     """worst / bound against the top-level iterations T, one line per nesting."""
     figure, ax = plt.subplots(figsize=(6.4, 4.4))
     for index, nesting in enumerate(data.nestings):

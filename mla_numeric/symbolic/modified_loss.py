@@ -26,20 +26,24 @@ c_v grad V) + (tau^2 / 2) H g, with grad||g||^2 = 2 S_H S_g / m^2 and grad V = 2
 
 Derivation in full: theory/recursions.md.
 """
-from .formula import Formula, exact
+from __future__ import annotations
+
+import sympy as sp
+
+from .formula import Formula, LayersLike, exact
 from .structure import ETA, N_CYCLES, as_layers, cycle_length, partner_weight_sum, weight_product
 
 __all__ = ["full_batch_coefficient", "reshuffled_coefficients"]
 
 
-def full_batch_coefficient(layers) -> Formula:
+def full_batch_coefficient(layers: LayersLike) -> Formula:
     """lambda = (eta / 4) (P K - E): one cycle follows the flow of f + lambda ||grad f||^2 to O(eta^3)."""
     layers = as_layers(layers)
     K, P = cycle_length(layers), weight_product(layers)
     return Formula(ETA * (P * K - partner_weight_sum(layers)) / 4, "lambda (full batch)")
 
 
-def reshuffled_coefficients(layers, cycles=N_CYCLES) -> tuple:
+def reshuffled_coefficients(layers: LayersLike, cycles: int | sp.Expr = N_CYCLES) -> tuple[Formula, Formula]:
     """(c_g, c_v): one reshuffled epoch of ``cycles`` top-level cycles follows, in the mean, the
     flow of f + c_g ||grad f||^2 + c_v V to O(eta^3); c_g = lambda, c_v = (eta / 4) E_e / (m - 1)."""
     layers = as_layers(layers)

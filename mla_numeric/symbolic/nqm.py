@@ -21,36 +21,45 @@ the evaluation carries M, 1 - M and 1 + M separately, starting from 1 - M_0 = et
 1 - M_i = alpha_i (1 - x_i), 1 + M_i = 2 (1 - alpha_i) + alpha_i (1 + x_i): sums of nonnegative
 terms. Derivation: theory/recursions.md.
 """
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
 import numpy as np
 import sympy as sp
+from numpy.typing import ArrayLike
 
-from .formula import Formula
+from .._typing import FloatArray
+from .formula import Formula, LayersLike, SymbolicLayers
 from .structure import ETA, as_layers
 
 __all__ = ["contraction", "steady_state_variance", "variance_ratio", "stability_margin", "NQM_SYMBOLS"]
+
+Values: TypeAlias = dict[str, ArrayLike]  # symbol name -> value (numbers or arrays, broadcast)
+Start: TypeAlias = tuple[FloatArray, FloatArray, FloatArray]  # (M_0, 1 - M_0, 1 + M_0)
 
 H, S, BETA = sp.symbols("h s beta", positive=True)
 NQM_SYMBOLS = {"h": H, "s": S, "beta": BETA}
 
 
-def _sum(*terms):
+def _sum(*terms: sp.Expr) -> sp.Expr:
     """terms added without sympy's automatic evaluation, which on nested powers of sums queries
     assumptions at exponential cost (n = 8 layers ran out of memory); zeros dropped."""
     args = [arg for term in terms for arg in sp.Add.make_args(term) if arg != 0]
     return sp.Add(*args, evaluate=False) if len(args) > 1 else (args or [sp.Integer(0)])[0]
 
 
-def _product(*factors):
+def _product(*factors: sp.Expr) -> sp.Expr:
     """factors multiplied without automatic evaluation (see ``_sum``); ones dropped."""
     args = [arg for factor in factors for arg in sp.Mul.make_args(factor) if arg != 1]
     return sp.Mul(*args, evaluate=False) if len(args) > 1 else (args or [sp.Integer(1)])[0]
 
 
-def _power(base, exponent):
+def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     return base if exponent == 1 else sp.Pow(base, exponent, evaluate=False)
 
 
-def _expressions(layers, start) -> tuple:
+def _expressions(layers: SymbolicLayers, start: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(M_n, V_n / V_SGD) as nested, unexpanded sympy expressions from M_0 = ``start``."""
     M, P, fractions = start, sp.Integer(1), []
     for k, alpha in layers:
@@ -62,18 +71,19 @@ def _expressions(layers, start) -> tuple:
     return M, _product(P, *fractions)
 
 
-def _layer_values(layers, values) -> list:
+def _layer_values(layers: SymbolicLayers, values: Values) -> list[tuple[Any, Any, Any]]:
     """(k_i, alpha_i, 1 - alpha_i) as floats or arrays; symbols take their values by name."""
-    def value(entry):
+    def value(entry: sp.Expr) -> Any:
         return float(entry) if entry.is_number else Formula(entry).numpy(**values)
     return [(value(k), value(alpha), value(1 - alpha)) for k, alpha in layers]
 
 
-def _evaluate(layers, values, start) -> tuple:
+def _evaluate(layers: SymbolicLayers, values: Values, start: Start
+              ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | float]:
     """(M_n, 1 - M_n, 1 + M_n, V_n / V_SGD) element-wise from ``start`` = (M_0, 1 - M_0, 1 + M_0),
     each given to full relative accuracy, which the recursion keeps (module docstring)."""
     M, gap, cogap = start
-    ratio = 1.0
+    ratio: FloatArray | float = 1.0
     for k, alpha, gamma in _layer_values(layers, values):
         distance = np.minimum(gap, cogap)                       # 1 - |M|
         with np.errstate(divide="ignore"):
@@ -88,31 +98,31 @@ def _evaluate(layers, values, start) -> tuple:
     return M, gap, cogap, ratio
 
 
-def _in_beta(values) -> tuple:
+def _in_beta(values: Values) -> Start:
     beta = np.asarray(values["beta"], dtype=float)
     return beta, 1 - beta, 1 + beta
 
 
-def _in_step(values) -> tuple:
+def _in_step(values: Values) -> Start:
     """(M_0, 1 - M_0, 1 + M_0) from eta h, exact in 1 - M_0 however small eta h is."""
     eta_h = np.asarray(values["eta"], dtype=float) * np.asarray(values["h"], dtype=float)
     return 1 - eta_h, eta_h, 2 - eta_h
 
 
-def contraction(layers) -> Formula:
+def contraction(layers: LayersLike) -> Formula:
     """M_n: the mean's contraction factor per top-level iteration, in beta = 1 - eta h."""
     layers = as_layers(layers)
     return Formula(_expressions(layers, BETA)[0], "mean contraction per iteration",
                    lambda **values: _evaluate(layers, values, _in_beta(values))[0])
 
 
-def steady_state_variance(layers, in_beta: bool = False) -> Formula:
+def steady_state_variance(layers: LayersLike, in_beta: bool = False) -> Formula:
     """V = V_SGD prod_i alpha_i (1 + x_i) / (1 + M_i) in eta, h, s, k_i, alpha_i (or in beta, with
     ``in_beta``); the same as S_n (h s)^2 / (1 - M_n^2)."""
     layers = as_layers(layers)
     start = _in_beta if in_beta else _in_step
 
-    def numeric(**values):
+    def numeric(**values: Any) -> Any:
         M, gap, cogap = start(values)
         sgd = (np.asarray(values["eta"]) * values["h"] * values["s"]) ** 2 / (gap * cogap)
         return sgd * _evaluate(layers, values, (M, gap, cogap))[3]
@@ -122,14 +132,14 @@ def steady_state_variance(layers, in_beta: bool = False) -> Formula:
     return Formula(V, "steady-state variance of the slow weights", numeric)
 
 
-def variance_ratio(layers) -> Formula:
+def variance_ratio(layers: LayersLike) -> Formula:
     """V_MLA / V_SGD = prod_i alpha_i (1 + x_i) / (1 + M_i) in beta, k_i, alpha_i (eta and h s cancel)."""
     layers = as_layers(layers)
     return Formula(_expressions(layers, BETA)[1], "V / V_SGD",
                    lambda **values: _evaluate(layers, values, _in_beta(values))[3])
 
 
-def stability_margin(layers, eta_h):
+def stability_margin(layers: LayersLike, eta_h: ArrayLike) -> float:
     """1 - |M_n| at the given eta h, computed without rounding M_n to +-1 (eta h -> 0 keeps its
     digits): the NQM has a steady state exactly when it is positive."""
     _, gap, cogap, _ = _evaluate(as_layers(layers), {}, _in_step({"eta": eta_h, "h": 1.0}))

@@ -12,24 +12,26 @@ and D = sum_{j<l} d_jl = K E_n / 2 (every pair counted from both of its steps). 
 in one epoch are one more level with k = N and alpha = 1 (a step sees an earlier cycle's step
 through the slow weights, with weight P = A_n). Derivation: theory/recursions.md.
 """
+from __future__ import annotations
+
 import sympy as sp
 
-from .formula import exact
+from .formula import LayersLike, SymbolicLayers, exact
 
 __all__ = ["ETA", "N_CYCLES", "layer_symbols", "as_layers", "cycle_length", "weight_product",
-           "partner_weight_sum", "pair_weight_sum"]
+           "partner_weight_sum", "pair_weight_sum", "LayersLike", "SymbolicLayers"]
 
 ETA = sp.Symbol("eta", positive=True)
 N_CYCLES = sp.Symbol("N", positive=True, integer=True)
 
 
-def layer_symbols(n: int) -> list:
+def layer_symbols(n: int) -> SymbolicLayers:
     """Symbolic layers [(k_1, alpha_1), ..., (k_n, alpha_n)], k_i positive integers, alpha_i > 0."""
     return [(sp.Symbol(f"k_{i}", positive=True, integer=True), sp.Symbol(f"alpha_{i}", positive=True))
             for i in range(1, n + 1)]
 
 
-def as_layers(layers) -> list:
+def as_layers(layers: LayersLike) -> SymbolicLayers:
     """Layers as exact sympy numbers or symbols (floats as the rationals of their decimal form);
     an int n gives ``layer_symbols(n)``."""
     if isinstance(layers, int):
@@ -37,17 +39,17 @@ def as_layers(layers) -> list:
     return [(exact(k), exact(alpha)) for k, alpha in layers]
 
 
-def cycle_length(layers) -> sp.Expr:
+def cycle_length(layers: LayersLike) -> sp.Expr:
     """K = k_1 ... k_n."""
     return sp.Mul(*[k for k, _ in as_layers(layers)])
 
 
-def weight_product(layers) -> sp.Expr:
+def weight_product(layers: LayersLike) -> sp.Expr:
     """P = alpha_1 ... alpha_n."""
     return sp.Mul(*[alpha for _, alpha in as_layers(layers)])
 
 
-def partner_weight_sum(layers, cycles=1) -> sp.Expr:
+def partner_weight_sum(layers: LayersLike, cycles: int | sp.Expr = 1) -> sp.Expr:
     """E = sum_{j != l} d_jl for any one step l, over one top-level cycle or over ``cycles`` of them
     (an epoch): E_i = E_{i-1} + A_{i-1} B_{i-1} (k_i - 1), E_0 = 0."""
     layers = as_layers(layers)
@@ -59,7 +61,7 @@ def partner_weight_sum(layers, cycles=1) -> sp.Expr:
     return partners
 
 
-def pair_weight_sum(layers, cycles=1) -> sp.Expr:
+def pair_weight_sum(layers: LayersLike, cycles: int | sp.Expr = 1) -> sp.Expr:
     """D = sum_{j<l} d_jl = m E / 2 over one top-level cycle (m = K) or over ``cycles`` top-level
     cycles (an epoch, m = N K).
 
