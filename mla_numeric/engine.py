@@ -27,18 +27,21 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 from numba.extending import intrinsic
+from numpy.typing import ArrayLike
 from tqdm import tqdm
 
 from ._numba import JIT, PARALLEL
+from ._typing import JSON, FloatArray, IntArray
 from ._version import __version__
 from .function_set import _REGISTRY, function_set  # _REGISTRY: token -> FunctionSet
 from .objectives.base import Objective
-from .oracles import GAUSSIAN, PRESCRIBED, RESHUFFLE, GaussianNoise
+from .oracles import GAUSSIAN, PRESCRIBED, RESHUFFLE, GaussianNoise, Oracle
 from .rng import normals, stream_keys, uniform_index
 from .spec import MLA, check_finite_array, check_positive
 
@@ -232,7 +235,7 @@ class Summary:
     stderr: np.ndarray
     count: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         return {"mean": _json_list(self.mean), "stderr": _json_list(self.stderr), "count": self.count}
 
 
@@ -259,18 +262,18 @@ class SimulationResult:
         Slow weights phi_t (``trajectory=True`` only).
     """
 
-    config: dict
+    config: JSON
     replicates: np.ndarray
     loss: Summary
     grad_norm_sq: Summary
     average_grad_norm_sq: np.ndarray
-    diverged: list
+    diverged: list[Divergence]
     final: np.ndarray
     loss_records: np.ndarray | None = None
     grad_norm_sq_records: np.ndarray | None = None
     trajectory: np.ndarray | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JSON:
         """The JSON form printed by ``mla-check simulate --json``."""
         return {"config": self.config, "loss": self.loss.to_dict(),
                 "grad_norm_sq": self.grad_norm_sq.to_dict(),
@@ -285,7 +288,7 @@ class _RunningMoments:
     mean: np.ndarray | float = 0.0
     m2: np.ndarray | float = 0.0
 
-    def add(self, rows: np.ndarray):
+    def add(self, rows: FloatArray) -> None:
         if len(rows) == 0:
             return
         count, mean = len(rows), rows.mean(axis=0)
@@ -305,10 +308,10 @@ class _RunningMoments:
         return Summary(np.asarray(self.mean), stderr, self.count)
 
 
-def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=None, x0=None, *,
-             seed: int = 0, keep: str = "records", trajectory: bool = False,
-             chunk: int | None = None, block: int | None = None,
-             progress: bool | None = None, seeds=None) -> SimulationResult:
+def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Sequence[int] = 1,
+             oracle: Oracle | None = None, x0: ArrayLike | None = None, *, seed: int = 0, keep: str = "records",
+             trajectory: bool = False, chunk: int | None = None, block: int | None = None,
+             progress: bool | None = None, seeds: int | Sequence[int] | None = None) -> SimulationResult:
     """Run ``optimizer`` on ``objective`` for T top-level iterations, over many replicates.
 
     Parameters
@@ -346,7 +349,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
         warnings.warn("simulate(seeds=...) is deprecated: use replicates=", DeprecationWarning, stacklevel=2)
         replicates = seeds
     T = check_positive("T", T, integer=True)
-    replicates = _replicate_indices(replicates)
+    indices = _replicate_indices(replicates)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     oracle = GaussianNoise(0.0) if oracle is None else oracle
@@ -361,7 +364,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
         raise ValueError(f"keep must be 'records' or 'summary', got {keep!r}")
     if trajectory and keep != "records":
         raise ValueError("trajectory=True needs keep='records'")
-    R = len(replicates)
+    R = len(indices)
     chunk = (R if keep == "records" else min(R, 64)) if chunk is None else check_positive("chunk", chunk, integer=True)
     block = max(1, -(-T // 20)) if block is None else check_positive("block", block, integer=True)
 
@@ -372,8 +375,8 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
     m = max(objective.m, 1)
     noise_scale = oracle.noise_scale(d)
     noise_scale = noise_scale if np.any(noise_scale) else np.zeros(0)
-    orders = oracle.check(replicates, m) if oracle.kind == PRESCRIBED else np.zeros((R, 0), dtype=np.int64)
-    keys = stream_keys(seed, replicates)
+    orders = oracle.check(indices, m) if oracle.kind == PRESCRIBED else np.zeros((R, 0), dtype=np.int64)
+    keys = stream_keys(seed, indices)
     functions = function_set(objective)
 
     loss_moments, grad_moments = _RunningMoments(), _RunningMoments()
@@ -402,7 +405,7 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
                          diverged_at, loss, grad_norm_sq, traj, t, stop - t)
                 bar.update(size * (stop - t))
             alive = diverged_at < 0
-            diverged += [Divergence(int(replicates[start + i]), int(seed), int(diverged_at[i]))
+            diverged += [Divergence(int(indices[start + i]), int(seed), int(diverged_at[i]))
                          for i in np.flatnonzero(~alive)]
             loss_moments.add(loss[alive])
             grad_moments.add(grad_norm_sq[alive])
@@ -420,11 +423,11 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
                       DivergenceWarning, stacklevel=2)
     config = {"objective": objective.to_dict(), "optimizer": optimizer.to_dict(),
               "oracle": oracle.to_dict(d), "T": T, "seed": int(seed),
-              "replicates": replicates.tolist(), "x0": x0.tolist(),
+              "replicates": indices.tolist(), "x0": x0.tolist(),
               "package": {"name": "mla-numeric", "version": __version__}}
     records = keep == "records"
     return SimulationResult(
-        config=config, replicates=replicates,
+        config=config, replicates=indices,
         loss=loss_moments.summary(T + 1), grad_norm_sq=grad_moments.summary(T + 1),
         average_grad_norm_sq=averages, diverged=diverged, final=np.concatenate(finals),
         loss_records=np.concatenate(loss_rows) if records else None,
@@ -432,13 +435,13 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates=1, oracle=
         trajectory=np.concatenate(traj_rows) if trajectory else None)
 
 
-def _replicate_indices(replicates) -> np.ndarray:
+def _replicate_indices(replicates: int | Sequence[int]) -> IntArray:
     if isinstance(replicates, numbers.Integral) and not isinstance(replicates, bool):
         return np.arange(check_positive("replicates", replicates, integer=True))
     message = f"replicates must be a number of replicates >= 1 or a non-empty list of distinct " \
               f"replicate indices in [0, 2**63), got {replicates!r}"
     try:
-        items = list(replicates)
+        items = list(replicates)  # type: ignore[arg-type]  # an int was handled above; anything else is checked here
     except TypeError:
         raise ValueError(message) from None
     if not items or not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in items):
@@ -449,6 +452,6 @@ def _replicate_indices(replicates) -> np.ndarray:
     return np.array(replicates, dtype=np.int64)
 
 
-def _json_list(values: np.ndarray) -> list:
+def _json_list(values: FloatArray) -> list[float | None]:
     """Floats for JSON, with None where a value is not finite."""
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]

@@ -22,12 +22,15 @@ All arithmetic is on uint64 and wraps modulo 2^64, as NumPy's uint64 does, so th
 ``tests/naive.py`` reproduce the streams bit for bit.
 """
 import math
+from collections.abc import Iterable
 
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros  # llvm.cttz
+from numpy.typing import NDArray
 
 from ._numba import JIT
+from ._typing import FloatArray, IntArray
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -69,7 +72,8 @@ def uniform_index(key, n, m):
     return int(float(bits(key, n) >> _S11) * _TWO_M53 * m)
 
 
-def ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088, v: float = 4.92867323399e-3):
+def ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088,
+                    v: float = 4.92867323399e-3) -> tuple[IntArray, FloatArray, FloatArray]:
     """Marsaglia & Tsang's tables (their ``zigset``) for 52-bit abscissae.
 
     x_255 = r > x_254 > ... > x_1 are the right edges of layers of equal area v under
@@ -182,6 +186,6 @@ def _normal_slow(slow_key, n, layer, x):
             return x
 
 
-def stream_keys(seed: int, replicates) -> np.ndarray:
+def stream_keys(seed: int, replicates: Iterable[int]) -> NDArray[np.uint64]:
     """Keys for the given replicate indices of a run with base ``seed``."""
     return np.array([stream_key(seed, r) for r in replicates], dtype=np.uint64)
