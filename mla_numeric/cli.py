@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import objectives, report
+from . import objectives, report, sweep
 from ._version import __version__
 from .checks import registry
-from .engine import simulate
-from .oracles import ORACLES, make_oracle
-from .spec import MLA, check_positive, parse_layers
 from .checks.result import verdict_row
+from .engine import simulate
+from .execution import SchedulerError, check_scheduler
+from .oracles import ORACLES, Oracle, make_oracle
+from .spec import MLA, check_positive, parse_layers
 from .symbolic.summary import derivation, nqm_variance
 
 
@@ -54,11 +55,16 @@ GLOBAL_OPTIONS = (
                                                                    "of the same configuration exists"}),
     (("--cache-dir",), "cache_dir", {"metavar": "DIR", "help": "where results are cached (default "
                                                                "$XDG_CACHE_HOME/mla-numeric or ~/.cache/mla-numeric)"}),
+    (("--scheduler",), "scheduler", {"metavar": "WHERE", "help": "where the work units run: local (this process, "
+                                     "the default), processes:N (N worker processes on this machine) or "
+                                     "tcp://HOST:PORT (a Dask cluster); the numbers are the same. Needs "
+                                     "mla-numeric[dask] except local"}),
 )
 DEFAULTS = {"size": "default", "out": None, "force": False, "seed": 0, "json": False, "no_cache": False,
-            "cache_dir": None}
-CHECK_OPTIONS = {"size", "out", "force", "seed", "json"}
-APPLIES = {None: CHECK_OPTIONS | {"no_cache", "cache_dir"}, "simulate": {"seed", "json"}, "derive": {"json"},
+            "cache_dir": None, "scheduler": "local"}
+CHECK_OPTIONS = {"size", "out", "force", "seed", "json", "scheduler"}
+APPLIES = {None: CHECK_OPTIONS | {"no_cache", "cache_dir"}, "sweep": CHECK_OPTIONS | {"no_cache", "cache_dir"},
+           "simulate": {"seed", "json"}, "derive": {"json"},
            "nqm-variance": {"json"}}  # every check group: CHECK_OPTIONS
 
 
@@ -73,7 +79,7 @@ def merge_options(args) -> argparse.Namespace:
     """Join the global options given before and after the subcommand; refuse one given twice with
     two values or one that does not apply to the command; fill in the defaults."""
     applies = APPLIES.get(args.command, CHECK_OPTIONS)
-    names = {}
+    names: dict = {}
     for flags, dest, _ in GLOBAL_OPTIONS:
         names[dest] = names.get(dest, ()) + flags
     for dest, flags in names.items():
@@ -85,6 +91,7 @@ def merge_options(args) -> argparse.Namespace:
         if value is not None and dest not in applies:
             raise UsageError(f"{shown} does not apply to {args.command or 'the main job'}")
         setattr(args, dest, DEFAULTS[dest] if value is None else value)
+    check_scheduler(args.scheduler)
     return args
 
 
@@ -132,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
     derive.add_argument("--cycles-per-epoch", type=int, default=1, metavar="N",
                         help="top-level cycles per reshuffled epoch (m = N K batches; default %(default)s)")
+    derive.add_argument("--expression", action="store_true",
+                        help="print V / V_SGD's expression in beta even when it is long")
     _add_global_options(derive)
 
     nqm = commands.add_parser("nqm-variance", help="steady-state variance on one coordinate of the noisy "
@@ -143,8 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
     _add_global_options(nqm)
 
+    sweeps = commands.add_parser("sweep", help="check a claim over a grid of settings: a table of verdicts and "
+                                 "values, a heatmap per pair of axes",
+                                 description="Check a claim at every point of a grid (the product of the axes' "
+                                 "values) and write a folder (default mla-check-output/sweep-CLAIM) with sweep.csv, "
+                                 "sweep.json and a heatmap per pair of axes; each point is cached, so an interrupted "
+                                 "sweep resumes. Axes: " + "; ".join(
+                                     f"{claim} ({plan.group}): " + ", ".join(axis.flag for axis in plan.axes)
+                                     for claim, plan in sweep.SWEEPS.items())
+                                 + ". Values: lists a,b,c (or a b c), integer ranges a..b. --quick and --full size "
+                                 "each point's check (C2: its T's and replicates).")
+    sweeps.add_argument("target", metavar="CLAIM", help="a claim (" + ", ".join(sweep.SWEEPS) + ") or its group ("
+                        + ", ".join(plan.group for plan in sweep.SWEEPS.values()) + ")")
+    for axis in {axis.flag: axis for plan in sweep.SWEEPS.values() for axis in plan.axes}.values():
+        sweeps.add_argument(axis.flag, dest="axis_" + axis.name, nargs="+", metavar=axis.metavar, help=axis.help)
+    _add_global_options(sweeps)
+
     for checked in registry.groups().values():
-        command = commands.add_parser(checked.name, help=checked.summary,
+        command = commands.add_parser(checked.name, help=checked.summary.replace("%", "%%"),  # argparse formats help
                                       description=f"{checked.description} --full: {checked.full_help}.")
         for option in checked.options:
             command.add_argument(option.flag, dest=option.field, metavar=option.metavar,
@@ -166,6 +191,7 @@ def run_simulation(args):
         raise UsageError(f"--sigma applies to the gaussian oracle only; the {args.oracle} oracle's noise comes "
                          f"from its minibatches")
     objective = objectives.make(args.objective, args.dim, args.data_seed)
+    oracle: Oracle
     if args.oracle == "gaussian" and args.sigma is None and objective.name == "nqm":
         oracle = objectives.nqm_noise(objective)
     else:
@@ -212,7 +238,8 @@ def _error(summary, t) -> str:
 
 def run_derive(args) -> dict:
     layers = MLA(parse_layers(args.layers)).layers
-    return derivation(layers, check_positive("--cycles-per-epoch", args.cycles_per_epoch, integer=True))
+    return derivation(layers, check_positive("--cycles-per-epoch", args.cycles_per_epoch, integer=True),
+                      expression=args.expression)
 
 
 def print_derivation(result) -> None:
@@ -226,7 +253,13 @@ def print_derivation(result) -> None:
         print(f"reshuffled ({result['cycles_per_epoch']} cycles an epoch):  c_g / eta = "
               f"{reshuffled['c_grad_over_eta']['expr']},  c_v / eta = {reshuffled['c_var_over_eta']['expr']}")
     print(f"bound:       {result['bound']['expr']}   if {result['bound']['step_condition']}")
-    print(f"NQM:         V / V_SGD = {result['nqm']['variance_ratio_expr']}   (beta = 1 - eta h)")
+    nqm = result["nqm"]
+    if nqm["variance_ratio_expr"] is not None:
+        print(f"NQM:         V / V_SGD = {nqm['variance_ratio_expr']}   (beta = 1 - eta h)")
+    else:
+        at = nqm["variance_ratio_at"]
+        print(f"NQM:         V / V_SGD = {at['value']:.6g} at beta = {at['beta']:g} (beta = 1 - eta h); "
+              f"the expression is long: pass --expression to print it")
 
 
 def run_nqm_variance(args) -> dict:
@@ -249,8 +282,8 @@ def run_group(args) -> list:
         if value is not None:
             overrides[option.field] = tuple(value) if option.repeatable else option.parse(value)
     preset = checked.preset(args.size, **overrides)
-    return report.run_group_folder(checked, f"mla-check-output/{checked.name}" if args.out is None else args.out, preset, args.seed,
-                                   force=args.force)
+    out = f"mla-check-output/{checked.name}" if args.out is None else args.out
+    return report.run_group_folder(checked, out, preset, args.seed, force=args.force, scheduler=args.scheduler)
 
 
 def print_checks(checks) -> None:
@@ -272,7 +305,7 @@ def print_table(checks: list, columns=TABLE_COLUMNS, width: int = TABLE_WIDTH) -
     excess = sum(widths.values()) + 2 * (len(columns) - 1) - width
     if excess > 0 and "setting" in widths:
         widths["setting"] = max(len("setting"), widths["setting"] - excess)
-    for row in [dict(zip(columns, columns))] + rows:
+    for row in [dict(zip(columns, columns, strict=True))] + rows:
         cells = {column: _cut(row[column], widths[column]) for column in columns}
         print("  ".join(f"{cells[column]:{widths[column]}}" for column in columns).rstrip())
 
@@ -281,14 +314,54 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "~"
 
 
+def _warn_once(caught) -> None:
+    for message in dict.fromkeys(str(warning.message) for warning in caught):  # each once, one line
+        print(f"mla-check: warning: {message}", file=sys.stderr)
+
+
 def run_report(args) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed, cache_dir=args.cache_dir,
-                                 use_cache=not args.no_cache, force=args.force)
-    for message in dict.fromkeys(str(warning.message) for warning in caught):  # each once, one line
-        print(f"mla-check: warning: {message}", file=sys.stderr)
+        summary = report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed,
+                                 cache_dir=args.cache_dir, use_cache=not args.no_cache, force=args.force,
+                                 scheduler=args.scheduler)
+    _warn_once(caught)
     return summary
+
+
+def run_sweep(args) -> dict:
+    """The sweep of a claim: its axes' values from the options (the others' refused), its folder."""
+    plan = sweep.sweep_of(args.target)
+    mine = {axis.name for axis in plan.axes}
+    values = {}
+    for axis in {axis.flag: axis for other in sweep.SWEEPS.values() for axis in other.axes}.values():
+        tokens = getattr(args, "axis_" + axis.name)
+        if tokens is None:
+            continue
+        if axis.name not in mine:
+            raise UsageError(f"{axis.flag} does not apply to sweep {plan.claim}; its axes: "
+                             f"{', '.join(a.flag for a in plan.axes)}")
+        try:
+            values[axis.name] = axis.parse(tokens)
+        except ValueError as error:
+            raise UsageError(f"{axis.flag}: {error}") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sweep.run_sweep(plan.claim, values, args.out, args.size, args.seed, args.cache_dir,
+                                 not args.no_cache, force=args.force, scheduler=args.scheduler)
+    _warn_once(caught)
+    return result
+
+
+def print_sweep(result: dict) -> None:
+    """A tally of the verdicts and where the table and heatmaps are."""
+    counts: dict = {}
+    for row in result["rows"]:
+        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    print(f"{result['claim']} over {len(result['rows'])} points ({', '.join(result['axes'])}): "
+          + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
+    cached = f" ({result['cached']} from the cache)" if result["cached"] else ""
+    print(f"sweep: {result['out']}/sweep.csv, sweep.json, heatmaps sweep_*.png{cached}")
 
 
 def print_report(summary: dict) -> None:
@@ -309,9 +382,11 @@ COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check
     None: (run_report, print_report, lambda summary: summary),
     "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
     "derive": (run_derive, print_derivation, lambda result: result),
+    "sweep": (run_sweep, print_sweep, lambda result: result),
     "nqm-variance": (run_nqm_variance,
                      lambda r: print(f"variance {r['variance']:.6g}, SGD {r['variance_sgd']:.6g}, "
-                                     f"ratio {r['ratio']:.6g}"),
+                                     f"ratio {r['ratio']:.6g}" if r["ratio"] is not None
+                                     else f"variance {r['variance']:.6g}; {r['note']}"),
                      lambda result: result),
 }
 GROUP_COMMAND = (run_group, print_checks, lambda results: results)  # every check group of the registry
@@ -329,7 +404,7 @@ def main(argv=None) -> int:
         smaller = "--T or --replicates" if args.command == "simulate" else "the size (--quick)"
         print(f"mla-check: error: not enough memory for this run; lower {smaller}", file=sys.stderr)
         return 2
-    except RunFailed as error:
+    except (RunFailed, SchedulerError, sweep.PointFailed) as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # a file-system problem while running

@@ -10,6 +10,12 @@ run leaves the previous report as it was.
 Each group's results and files are cached under ``cache_dir/<key>``, key = a hash of the group,
 its size and seed, the package version and the package's source files: a second run with the
 same configuration copies them instead of simulating, and any edit of the code invalidates them.
+
+The groups' work units run through an executor (``mla_numeric.execution``): in this process
+(``scheduler="local"``), on N worker processes (``"processes:N"``) or on a Dask cluster
+(``"tcp://HOST:PORT"``). The numbers are the same whichever runs them, so the scheduler is not
+part of the cache key; summary.json records it in ``configuration`` and each unit's seconds in
+``unit_seconds``.
 """
 from __future__ import annotations
 
@@ -20,18 +26,18 @@ import shutil
 import tempfile
 import time
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 from ._version import __version__
 from .checks import registry
 from .checks.group import SIZES, CheckGroup, Document, Figure, Table
 from .checks.result import CheckResult, verdict_row
+from .execution import executor, source_digest
 from .files import write_csv, write_json, write_text
 from .folders import building, check_output_folder, publish
 
-__all__ = ["run_all", "run_group", "run_group_folder", "write_artifacts", "default_cache_dir", "cache_key", "SCHEMA_PATH", "tally",
-           "report_markdown", "claim_table"]
+__all__ = ["run_all", "run_group", "run_group_folder", "write_group", "write_artifacts", "default_cache_dir",
+           "cache_key", "check_size_and_seed", "SCHEMA_PATH", "tally", "report_markdown", "claim_table"]
 
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
@@ -65,21 +71,31 @@ def _plain_results(value, folder: str):
     return value
 
 
-def run_group(checked: CheckGroup, folder, preset, seed: int = 0, progress: bool | None = None,
-              prefix: str | None = None) -> list:
-    """Measure, judge and write one group into ``folder``; its results as dictionaries (file names
-    prefixed as in ``write_artifacts``)."""
-    data, results = checked.run(preset, seed, progress)
+def write_group(checked: CheckGroup, folder, data, prefix: str | None = None) -> list:
+    """Judge a group's data and write its files into ``folder``; its results as dictionaries (file
+    names prefixed as in ``write_artifacts``)."""
+    results = checked.judge(data)
     return write_artifacts(folder, checked.artifacts(data, results), results, prefix)
 
 
+def run_group(checked: CheckGroup, folder, preset, seed: int = 0, progress: bool | None = None,
+              prefix: str | None = None, scheduler: str = "local") -> list:
+    """Measure (the group's units, run by ``scheduler``), judge and write one group into ``folder``;
+    its results as dictionaries (file names prefixed as in ``write_artifacts``)."""
+    with executor(scheduler) as running:
+        [outcome] = list(running.run([checked.tasks(preset, seed)], progress, checked.name))
+    if outcome.error is not None:
+        raise outcome.error
+    return write_group(checked, folder, checked.join(preset, seed, outcome.results), prefix)
+
+
 def run_group_folder(checked: CheckGroup, out, preset, seed: int = 0, progress: bool | None = None,
-                     force: bool = False) -> list:
+                     force: bool = False, scheduler: str = "local") -> list:
     """``run_group`` into a new output folder ``out``, published whole (see ``folders``)."""
     out = check_output_folder(out, force)
     build = building(out)
     try:
-        results = run_group(checked, build, preset, seed, progress, prefix=str(out))
+        results = run_group(checked, build, preset, seed, progress, prefix=str(out), scheduler=scheduler)
         publish(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -92,43 +108,22 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mla-numeric"
 
 
-@lru_cache(maxsize=1)
-def _source_digest() -> str:
-    """Hash of the package's source files, read once per process."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.relative_to(Path(__file__).parent).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def cache_key(group: str, size: str, seed: int) -> str:
     """Hash of the group's configuration at ``size``, the seed, the package version and its sources."""
     checked = registry.group(group)
     configuration = json.dumps({"group": group, "size": size, "seed": seed, "version": __version__,
                                 "parameters": checked.configuration(checked.preset(size)),
-                                "source": _source_digest()}, sort_keys=True)
+                                "source": source_digest()}, sort_keys=True)
     return hashlib.sha256(configuration.encode()).hexdigest()[:20]
 
 
-def _run_cached(group: str, build: Path, size: str, seed: int, cache_dir: Path | None, progress) -> tuple:
-    """(check dictionaries, seconds, cached) for one group, written into build / group."""
-    checked = registry.group(group)
-    folder = build / group
+def _cached(group: str, build: Path, size: str, seed: int, cache_dir: Path | None) -> list | None:
+    """The group's cached check dictionaries, its files copied into build / group; None if not cached."""
     cached = cache_dir / cache_key(group, size, seed) if cache_dir is not None else None
-    start = time.perf_counter()
-    if cached is not None and (cached / "results.json").exists():
-        shutil.copytree(cached / "files", folder)
-        return json.loads((cached / "results.json").read_text()), time.perf_counter() - start, True
-    try:
-        results = run_group(checked, folder, checked.preset(size), seed, progress)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # no half-written group in the report
-        raise
-    seconds = time.perf_counter() - start
-    if cached is not None:
-        _store(cached, folder, results)
-    return results, seconds, False
+    if cached is None or not (cached / "results.json").exists():
+        return None
+    shutil.copytree(cached / "files", build / group)
+    return json.loads((cached / "results.json").read_text())
 
 
 def _store(cached: Path, folder: Path, results: list) -> None:
@@ -155,61 +150,84 @@ def _ensure(folder: Path) -> Path:
     return folder
 
 
-def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None, cache_dir=None,
-            use_cache: bool = True, progress: bool | None = None, force: bool = False) -> dict:
-    """Run every check group (or ``groups``), write the report folder ``out`` and return its summary.
-
-    A group that raises is recorded under ``failures`` with its error and the others still run.
-    """
-    from tqdm import tqdm
-
-    from .plotting import verdict_figure
-
+def check_size_and_seed(size: str, seed: int) -> None:
+    """ValueError unless ``size`` is one of SIZES and ``seed`` an integer in [0, 2**63)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+
+
+def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None, cache_dir=None,
+            use_cache: bool = True, progress: bool | None = None, force: bool = False,
+            scheduler: str = "local") -> dict:
+    """Run every check group (or ``groups``), write the report folder ``out`` and return its summary.
+
+    The groups that are not cached run together: their units go to the executor of ``scheduler``
+    at once, and each group is judged and written as its last unit completes. A group whose units
+    or judgement raise is recorded under ``failures`` with its error, without any of its files,
+    and the others still run.
+    """
+    from .plotting import verdict_figure
+
+    check_size_and_seed(size, seed)
     known = registry.groups()
     groups = list(known) if groups is None else list(groups)
     unknown = [group for group in groups if group not in known]
     if unknown:
         raise ValueError(f"unknown check group {unknown}; choose from {', '.join(known)}")
     cache_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
+    presets = {group: known[group].preset(size) for group in groups}
     out = check_output_folder(out, force)
     build = building(out)
     try:
-        checks, timings, failures, cached, skipped = [], {}, {}, [], {}
-        weights = {group: known[group].cost for group in groups}
-        bar = tqdm(total=sum(weights.values()), desc="mla-check", unit="",  # on a terminal unless told
-                   disable=None if progress is None else not progress,
-                   bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
-        with bar:
-            for group in groups:
-                bar.set_postfix_str(group)
-                missing = known[group].missing()
-                if missing:  # an optional extra: reported, never an error
-                    skipped[group] = (f"not installed: {', '.join(missing)} "
-                                      f"(pip install 'mla-numeric[{known[group].extra}]')")
-                    bar.update(weights[group])
-                    continue
+        results, timings, units, failures, skipped, tasks = {}, {}, {}, {}, {}, {}
+        for group in groups:
+            start = time.perf_counter()
+            missing = known[group].missing()
+            if missing:  # an optional extra: reported, never an error
+                skipped[group] = (f"not installed: {', '.join(missing)} "
+                                  f"(pip install 'mla-numeric[{known[group].extra}]')")
+            elif (hit := _cached(group, build, size, seed, cache_dir)) is not None:
+                results[group], timings[group] = hit, time.perf_counter() - start
+            else:
                 try:
-                    results, seconds, hit = _run_cached(group, build, size, seed, cache_dir, progress)
+                    tasks[group] = known[group].tasks(presets[group], seed)
+                except Exception as error:  # a preset its units refuse: reported like a failed run
+                    failures[group], timings[group] = f"{type(error).__name__}: {error}", 0.0
+        cached = [group for group in groups if group in results]
+        pending = list(tasks)
+        with executor(scheduler) as running:
+            for outcome in running.run(list(tasks.values()), progress, "mla-check",
+                                       [known[group].cost for group in pending]):
+                group = pending[outcome.index]
+                start = time.perf_counter()
+                try:
+                    if outcome.error is not None:
+                        raise outcome.error
+                    data = known[group].join(presets[group], seed, outcome.results)
+                    results[group] = write_group(known[group], build / group, data)
                 except (KeyboardInterrupt, MemoryError):
                     raise
                 except Exception as error:  # a check that cannot run is reported, not fatal
+                    shutil.rmtree(build / group, ignore_errors=True)  # no half-written group in the report
                     failures[group] = f"{type(error).__name__}: {error}"
-                    results, seconds, hit = [], 0.0, False
-                checks += results
-                timings[group] = round(seconds, 3)
-                cached += [group] if hit else []
-                bar.update(weights[group])
+                else:
+                    if cache_dir is not None:
+                        _store(cache_dir / cache_key(group, size, seed), build / group, results[group])
+                    units[group] = [round(seconds, 3) for seconds in outcome.seconds]
+                timings[group] = sum(outcome.seconds or ()) + time.perf_counter() - start
+        checks = [check for group in groups for check in results.get(group, [])]
         summary = {"package": "mla-numeric", "version": __version__, "size": size, "seed": seed,
                    "configuration": {"out": str(out), "groups": groups, "size": size, "seed": seed,
-                                     "cache": str(cache_dir) if cache_dir else None,
-                                     "parameters": {group: known[group].configuration(known[group].preset(size))
+                                     "cache": str(cache_dir) if cache_dir else None, "scheduler": scheduler,
+                                     "parameters": {group: known[group].configuration(presets[group])
                                                     for group in groups}},
-                   "timings_seconds": timings, "cached": cached, "failures": failures, "skipped": skipped,
-                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checks": checks}
+                   "timings_seconds": {group: round(timings[group], 3) for group in groups if group in timings},
+                   "unit_seconds": {group: units[group] for group in groups if group in units},
+                   "cached": cached, "failures": {group: failures[group] for group in groups if group in failures},
+                   "skipped": skipped, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "checks": checks}
         if checks:
             verdict_figure(tally(checks), build / "verdicts.png",
                            {claim.id: claim.title for claim in registry.claims().values()})
@@ -224,7 +242,7 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
 
 def tally(checks) -> dict:
     """{claim: {verdict: count}} in claim order."""
-    counts = {}
+    counts: dict = {}
     for check in sorted(checks, key=lambda c: c["claim"]):
         verdicts = counts.setdefault(check["claim"], {})
         verdicts[check["verdict"]] = verdicts.get(check["verdict"], 0) + 1
@@ -255,8 +273,10 @@ def report_markdown(summary: dict) -> str:
                   f"{claim.rule}.", ""]
         figures = list(dict.fromkeys(figure for check in rows for figure in check["figures"]))
         lines += [f"![{Path(figure).stem}]({figure})" for figure in figures] + [""]
-        lines += [claim_table(rows), "", "Sources: " + "; ".join(dict.fromkeys(check["source"] for check in rows)) + "."]
-        lines += ["", details[claim.id](rows)] if details[claim.id] else []
+        sources = "; ".join(dict.fromkeys(check["source"] for check in rows))
+        lines += [claim_table(rows), "", f"Sources: {sources}."]
+        detail = details[claim.id]
+        lines += ["", detail(rows)] if detail is not None else []
     return "\n".join(lines) + "\n"
 
 
@@ -265,8 +285,8 @@ def claim_table(checks) -> str:
     verdict, figure."""
     lines = ["| source | setting | predicted | measured | interval | verdict | control | resolution | figure |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    lines += ["| {source} | {setting} | {predicted} | {measured} | {interval} | **{verdict}** | {control} | {resolution} "
-              "| {figure} |".format(**verdict_row(check)) for check in checks]
+    lines += ["| {source} | {setting} | {predicted} | {measured} | {interval} | **{verdict}** | {control} "
+              "| {resolution} | {figure} |".format(**verdict_row(check)) for check in checks]
     notes = [f"- {verdict_row(check)['setting']}: {check['note']}" for check in checks if check["note"]]
     controls = sorted({control["description"] for check in checks for control in check["control"]})
     resolutions = sorted({check["resolution"]["quantity"] for check in checks if check["resolution"]})

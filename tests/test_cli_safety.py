@@ -109,6 +109,8 @@ def test_size_before_a_check_is_used(capsys, tmp_path):
     (["nqm-variance", "--layers", "sgd", "--lr", "0.1", "--curvature", "1", "--noise", "1", "--seed", "3"],
      "--seed does not apply to nqm-variance"),
     (["rate", "--no-cache"], "--no-cache does not apply to rate"),
+    (["simulate", "--scheduler", "processes:2"], "--scheduler does not apply to simulate"),
+    (["--scheduler", "local", "derive", "--layers", "sgd"], "--scheduler does not apply to derive"),
     (["--seed", "1", "simulate", "--seed", "2"], "--seed is given before and after simulate"),
     (["--quick", "nqm", "--full"], "--quick/--full is given before and after nqm"),
     (["simulate", "--oracle", "replacement", "--sigma", "5"], "--sigma applies to the gaussian oracle only"),

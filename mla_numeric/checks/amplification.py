@@ -13,6 +13,10 @@ How it is decided
     Rule ``ratio`` for the claim rows (derived coefficients; for c_v the measured drift ratio must lie
     surely on the same side); rule ``equality`` for the drift and drift-ratio rows (valley_drift.py),
     normal intervals with Bonferroni over the rows checked together, family-wise error 5 %.
+Work units
+    The derived maps and table; each optimizer's drift at each eta by chunks of
+    ``REPLICATES_PER_UNIT`` replicates (replicate r draws from the stream keyed by (seed, r), so
+    the chunks concatenate to the run of all replicates).
 Negative control
     Lookahead's drift predicted with SGD's coefficient fails; a wrong drift ratio fails
     (tests/test_implicit_checks.py).
@@ -41,13 +45,15 @@ The claim holds at a point when the deeper optimizer's coefficient is positive a
 the shallower one's under that framing; a negative coefficient anti-regularizes (the modified
 loss rewards a large ||grad f||), so a ratio above 1 between two negative coefficients is not an
 amplification. Pairs compared: Lookahead (k, alpha) against SGD, and two-layer MLA
-(k, alpha), (k, alpha) against that Lookahead.
+(k, alpha), (k, alpha) against that Lookahead; the functions also take any depth n against n - 1
+(``pair_name(n)``, e.g. "MLA-3/MLA"), as ``mla-check sweep C5`` does.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -56,13 +62,24 @@ from ..objectives import valley
 from ..spec import check_positive, format_layers
 from ..symbolic import ETA, N_CYCLES, Formula, reshuffled_coefficients
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Table
+from .group import CheckGroup, Claim, Document, Figure, Table, Work
 from .result import CheckResult, Control, Resolution
-from .valley_drift import DRIFT_RULE, check_drift, check_drift_ratio, drift_ratio, drift_sweep, run_seed, z_quantile
+from .valley_drift import (
+    DRIFT_RULE,
+    check_drift,
+    check_drift_ratio,
+    drift_epochs,
+    drift_rates,
+    drift_ratio,
+    drift_result,
+    drift_sweep,
+    run_seed,
+    z_quantile,
+)
 
-__all__ = ["FRAMINGS", "PAIRS", "COEFFICIENTS", "coefficients", "framed_ratio", "amplifies",
-           "amplification_map", "paper_table", "check_amplification", "drift_sweeps",
-           "AmplificationPreset", "GROUP"]
+__all__ = ["FRAMINGS", "PAIRS", "COEFFICIENTS", "depth_of", "nesting_name", "pair_name", "coefficients",
+           "framed_ratio", "amplifies", "amplification_map", "paper_table", "check_amplification", "drift_sweeps",
+           "derived", "AmplificationPreset", "GROUP"]
 
 FRAMINGS = {
     "same-lr": "the same inner eta",
@@ -75,14 +92,39 @@ _POWER = {"same-lr": 0, "same-flow": -1, "same-calls": 1}  # ratio of c~ times P
 _k, _alpha, _m = sp.symbols("k alpha m", positive=True)
 
 
-def _layers(name: str) -> list:
-    return {"SGD": [], "LA": [(_k, _alpha)], "MLA": [(_k, _alpha), (_k, _alpha)]}[name]
+def depth_of(name: str) -> int:
+    """Layers of optimizer ``name``: SGD 0, LA 1, MLA 2, MLA-n n (each layer (k, alpha))."""
+    named = {"SGD": 0, "LA": 1, "MLA": 2}
+    if name in named:
+        return named[name]
+    if name.startswith("MLA-") and name[4:].isdigit() and int(name[4:]) >= 1:
+        return int(name[4:])
+    raise ValueError(f"optimizer must be SGD, LA, MLA or MLA-n, got {name!r}")
 
 
-@lru_cache(maxsize=None)
-def _derived(name: str) -> tuple:
-    """(c~_g, c~_v, P) of optimizer ``name`` as formulas in k, alpha and m = N K."""
-    layers = _layers(name)
+def nesting_name(depth: int) -> str:
+    """The name of the optimizer with ``depth`` layers (k, alpha): SGD, LA, MLA, MLA-3, ..."""
+    return ("SGD", "LA", "MLA")[depth] if depth < 3 else f"MLA-{depth}"
+
+
+def pair_name(depth: int) -> str:
+    """The pair of the optimizer with ``depth`` >= 1 layers against the one with a layer less, e.g. "MLA/LA"."""
+    return f"{nesting_name(depth)}/{nesting_name(depth - 1)}"
+
+
+def _pair_depths(pair: str) -> tuple:
+    deep, _, shallow = pair.partition("/")
+    depths = depth_of(deep), depth_of(shallow)
+    if depths[0] != depths[1] + 1:
+        raise ValueError(f"a pair compares an optimizer with the one a layer shallower, got {pair!r}")
+    return depths
+
+
+@cache
+def _derived(layers_count: int) -> tuple:
+    """(c~_g, c~_v, P) of the optimizer with ``layers_count`` layers (k, alpha) as formulas in k,
+    alpha and m = N K."""
+    layers = [(_k, _alpha)] * layers_count
     K = sp.Mul(*[k for k, _ in layers])
     c_g, c_v = reshuffled_coefficients(layers, N_CYCLES)
     scaled = [Formula(sp.simplify((c.expr / ETA).subs(N_CYCLES, _m / K))) for c in (c_g, c_v)]
@@ -90,25 +132,25 @@ def _derived(name: str) -> tuple:
 
 
 def coefficients(name: str, k, alpha, m) -> dict:
-    """c~_g, c~_v (coefficients over eta) and P for ``name`` in SGD, LA, MLA, with each layer
+    """c~_g, c~_v (coefficients over eta) and P for ``name`` in SGD, LA, MLA, MLA-n, with each layer
     (k, alpha) and m minibatches an epoch (arrays broadcast). c~_v is NaN at m = 1 (V = 0)."""
-    if name not in ("SGD", "LA", "MLA"):
-        raise ValueError(f"optimizer must be SGD, LA or MLA, got {name!r}")
+    layers_count = depth_of(name)
     k, alpha, m = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (k, alpha, m)))
     zero = np.zeros(k.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c_g, c_v, P = (formula.numpy(k=k, alpha=alpha, m=m) + zero for formula in _derived(name))
+        c_g, c_v, P = (formula.numpy(k=k, alpha=alpha, m=m) + zero for formula in _derived(layers_count))
     return {"c_g": c_g, "c_v": np.where(m > 1, c_v, np.nan), "P": P}
 
 
 def framed_ratio(pair: str, coefficient: str, framing: str, k, alpha, m):
     """(ratio, c_deep, c_shallow): the deeper optimizer's coefficient against the shallower one's
-    under ``framing``, each scaled to that framing (c~ P^p, p = 0, -1, +1)."""
-    if pair not in PAIRS or coefficient not in COEFFICIENTS or framing not in FRAMINGS:
-        raise ValueError(f"pair must be in {list(PAIRS)}, coefficient in {list(COEFFICIENTS)}, "
-                         f"framing in {list(FRAMINGS)}; got {pair!r}, {coefficient!r}, {framing!r}")
+    under ``framing``, each scaled to that framing (c~ P^p, p = 0, -1, +1). ``pair``: one of PAIRS,
+    or any "deeper/shallower" pair of names (``pair_name(depth)``)."""
+    if coefficient not in COEFFICIENTS or framing not in FRAMINGS:
+        raise ValueError(f"coefficient must be in {list(COEFFICIENTS)}, framing in {list(FRAMINGS)}; "
+                         f"got {coefficient!r}, {framing!r}")
     power = _POWER[framing]
-    deep, shallow = (coefficients(name, k, alpha, m) for name in PAIRS[pair])
+    deep, shallow = (coefficients(nesting_name(d), k, alpha, m) for d in _pair_depths(pair))
     c_deep = deep[coefficient] * deep["P"] ** power
     c_shallow = shallow[coefficient] * shallow["P"] ** power
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,8 +183,8 @@ def amplification_map(pair: str, coefficient: str, framing: str, ks=range(1, 21)
     if np.any((alphas <= 0) | (alphas > 1)):
         raise ValueError("alphas must lie in (0, 1]")
     k, alpha = np.meshgrid(np.asarray(ks, dtype=float), alphas, indexing="ij")
-    depth = 2 if pair == "MLA/LA" else 1
-    ratio, c_deep, c_shallow = framed_ratio(pair, coefficient, framing, k, alpha, cycles * k ** depth)
+    deeper = _pair_depths(pair)[0]
+    ratio, c_deep, c_shallow = framed_ratio(pair, coefficient, framing, k, alpha, cycles * k ** deeper)
     return {"k": k, "alpha": alpha, "ratio": ratio, "c_deep": c_deep, "c_shallow": c_shallow,
             "amplifies": amplifies(c_deep, c_shallow), "cycles": cycles}
 
@@ -191,7 +233,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
     if measured is not None:
         if coefficient != "c_v":
             raise ValueError("the valley drift measures the c_v term only; pass measured=None for c_g")
-        powers = [coefficients(name, k, alpha, m)["P"] ** _POWER[framing] for name in PAIRS[pair]]
+        powers = [coefficients(nesting_name(d), k, alpha, m)["P"] ** _POWER[framing] for d in _pair_depths(pair)]
         value, stderr, z = measured
         scale = float(powers[0] / powers[1])
         measured_ratio, low, high = value * scale, (value - z * stderr) * scale, (value + z * stderr) * scale
@@ -201,7 +243,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
                           "inconclusive" if low <= 1 <= high else "fails")
         prediction = stats.equality_verdict(ratio, low, high)
         resolution = Resolution("ratio deep / shallow (interval width)", high - low)
-    deeper, shallower = PAIRS[pair]
+    deeper, shallower = pair.split("/")
     measured_setting = {} if measured is None else {"prediction_verdict": prediction}
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
@@ -219,8 +261,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
 
 
 def _pair_layers(pair: str, k: int, alpha: float) -> str:
-    layer = format_layers([(k, alpha)])
-    return {"LA/SGD": f"{layer} vs sgd", "MLA/LA": f"{layer},{layer} vs {layer}"}[pair]
+    return " vs ".join(format_layers([(k, alpha)] * d) for d in _pair_depths(pair))
 
 
 # ---- the group: `mla-check amplification`, the report, simulations/implicit_regularization.py --
@@ -248,13 +289,25 @@ PRESETS = {
 }
 
 
+def _nestings(preset: AmplificationPreset) -> tuple:
+    return ("SGD", ()), ("LA", (preset.layer,)), ("MLA", (preset.layer, preset.layer))
+
+
 def drift_sweeps(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> dict:
     """The valley drift y(eta) of SGD, Lookahead (k, alpha) and MLA (k, alpha), (k, alpha)."""
     objective = valley(2, 0, m=preset.m)
-    nestings = (("SGD", ()), ("LA", (preset.layer,)), ("MLA", (preset.layer, preset.layer)))
     return {name: drift_sweep(objective, name, layers, preset.lrs, preset.replicates, seed=run_seed(seed, index),
                               progress=progress)
-            for index, (name, layers) in enumerate(nestings)}
+            for index, (name, layers) in enumerate(_nestings(preset))}
+
+
+def derived(map_cycles=MAP_CYCLES) -> tuple:
+    """(maps, table): ``amplification_map`` per framing, pair, coefficient and N of ``map_cycles``,
+    and ``paper_table()``."""
+    maps = {framing: {(pair, coefficient, cycles): amplification_map(pair, coefficient, framing, cycles=cycles)
+                      for pair in PAIRS for coefficient in COEFFICIENTS for cycles in map_cycles}
+            for framing in FRAMINGS}
+    return maps, paper_table()
 
 
 @dataclass
@@ -265,12 +318,43 @@ class AmplificationData:
     sweeps: dict    # name -> DriftSweep
 
 
-def measure(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> AmplificationData:
-    """The amplification maps and table (derived) and the valley drift sweeps (simulated)."""
-    maps = {framing: {(pair, coefficient, cycles): amplification_map(pair, coefficient, framing, cycles=cycles)
-                      for pair in PAIRS for coefficient in COEFFICIENTS for cycles in preset.map_cycles}
-            for framing in FRAMINGS}
-    return AmplificationData(preset, maps, paper_table(), drift_sweeps(preset, seed, progress))
+REPLICATES_PER_UNIT = 500  # drift replicates per work unit
+
+
+def units(preset: AmplificationPreset, seed: int = 0) -> list:
+    """Work units: the derived maps and table; the drift of each optimizer at each eta, by chunks of
+    REPLICATES_PER_UNIT replicates, each eta with the streams of ``drift_sweeps``."""
+    objective = valley(2, 0, m=preset.m)
+    chunks = [range(start, min(start + REPLICATES_PER_UNIT, preset.replicates))
+              for start in range(0, preset.replicates, REPLICATES_PER_UNIT)]
+    return [("derived", preset.map_cycles)] + [
+        ("drift", preset.m, name, layers, int(epochs), chunk, run_seed(run_seed(seed, index), point))
+        for index, (name, layers) in enumerate(_nestings(preset))
+        for point, epochs in enumerate(drift_epochs(objective, layers, preset.lrs)) for chunk in chunks]
+
+
+def run_unit(unit: tuple):
+    """One unit of ``units``: the derived maps and table, or one chunk of drift rates."""
+    if unit[0] == "derived":
+        return derived(unit[1])
+    _, m, name, layers, epochs, replicates, seed = unit
+    return drift_rates(valley(2, 0, m=m), name, layers, epochs, replicates, seed=seed)
+
+
+def combine(preset: AmplificationPreset, seed: int, results: list) -> AmplificationData:
+    """The units' results as AmplificationData: each eta's chunks concatenated in replicate order."""
+    objective = valley(2, 0, m=preset.m)
+    rates: dict = {}
+    for unit, result in zip(units(preset, seed)[1:], results[1:], strict=True):
+        rates.setdefault(unit[2], {}).setdefault(unit[4], []).append(result)
+    sweeps = {name: drift_result(objective, name, layers, list(rates[name]),
+                                 [np.concatenate(chunks) for chunks in rates[name].values()])
+              for name, layers in _nestings(preset)}
+    maps, table = results[0]
+    return AmplificationData(preset, maps, table, sweeps)
+
+
+measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> AmplificationData
 
 
 def judge(data: AmplificationData) -> list:
@@ -295,11 +379,12 @@ def artifacts(data: AmplificationData, results: list) -> list:
     map_rows = [[framing, pair, coefficient, grid["cycles"], int(k), alpha, ratio, deep, shallow, bool(amp)]
                 for framing, grids in data.maps.items() for (pair, coefficient, _), grid in grids.items()
                 for k, alpha, ratio, deep, shallow, amp in zip(*(grid[key].ravel() for key in (
-                    "k", "alpha", "ratio", "c_deep", "c_shallow", "amplifies")))]
+                    "k", "alpha", "ratio", "c_deep", "c_shallow", "amplifies")), strict=True)]
     drifts = [check for check in results if "optimizer" in check.setting]
     z = drifts[0].setting["z"]
-    files = [Figure(f"amplification_{framing}.png", lambda path, grids=grids, framing=framing:
-                    amplification_figure(grids, framing, path)) for framing, grids in data.maps.items()]
+    files: list[Figure | Table | Document] = [
+        Figure(f"amplification_{framing}.png", functools.partial(amplification_figure, grids, framing))
+        for framing, grids in data.maps.items()]
     files += [Table("amplification_map.csv", ("framing", "pair", "coefficient", "N", "k", "alpha", "ratio",
                                               "c_deep_over_eta", "c_shallow_over_eta", "amplifies"), map_rows),
               Document("amplification_table.json", data.table),
@@ -307,7 +392,7 @@ def artifacts(data: AmplificationData, results: list) -> list:
                                                                    [check.predicted for check in drifts], z, path)),
               Table("valley_drift.csv", ("optimizer", "layers", "lr", "y_mean", "y_stderr"),
                     [[s.name, format_layers(s.layers), lr, y, e] for s in data.sweeps.values()
-                     for lr, y, e in zip(s.lrs, s.rates, s.stderr)]),
+                     for lr, y, e in zip(s.lrs, s.rates, s.stderr, strict=True)]),
               Document("amplification.json", results)]
     for check in results:  # a claim row points to its framing's map first, a drift row to the drift
         framing = check.setting.get("framing")

@@ -18,6 +18,9 @@ How it is decided
     known causes (periods counted in calls, inner slow weights not re-synchronised, slow weights
     initialised late, interpolation direction, state reset), each run as a defective reference.
     A library that does not import is "inconclusive" (not installed).
+Work units
+    One per implementation and depth (``units``), as ``conformance_table`` lists them; a worker needs
+    the libraries too, or its rows say "not installed".
 Negative control
     In the same setting and run, the reference with each known defect must part from the
     implementation: a "holds" stands only if every defect would have been detected.
@@ -30,11 +33,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..conformance import CAUSES, IMPLEMENTATIONS, RTOL, ConformancePreset, conformance_table
+from ..conformance import CAUSES, IMPLEMENTATIONS, RTOL, ConformancePreset, ConformanceTable, conformance_table
 from ..conformance.harness import CONFORMS, DEVIATES
 from ..spec import format_layers, parse_layers
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Option
+from .group import CheckGroup, Claim, Document, Figure, Option, Work
 from .result import CheckResult, Control, Resolution
 
 __all__ = ["C8", "ConformanceCheckPreset", "GROUP"]
@@ -61,16 +64,38 @@ PRESETS = {"quick": ConformanceCheckPreset(ConformancePreset(cycles=4)),
            "full": ConformanceCheckPreset(ConformancePreset(cycles=48))}
 
 
-def measure(preset: ConformanceCheckPreset, seed: int = 0, progress=None):
-    """The C8 table: every chosen implementation at every depth, exact and noisy gradients."""
+def _harness(preset: ConformanceCheckPreset, seed: int) -> ConformancePreset:
     harness = dataclasses.replace(preset.harness, seed=seed)
-    if preset.layers is not None:
-        harness = dataclasses.replace(harness, layers=tuple(preset.layers))
+    return harness if preset.layers is None else dataclasses.replace(harness, layers=tuple(preset.layers))
+
+
+def units(preset: ConformanceCheckPreset, seed: int = 0) -> list:
+    """Work units: every chosen implementation at every depth, (harness, implementation name, depth),
+    skipping a construction identical to one already listed (as ``conformance_table`` does)."""
+    harness = _harness(preset, seed)
     unknown = sorted(set(preset.libraries or ()) - set(LIBRARIES))
     if unknown:
         raise ValueError(f"--library must be one of {', '.join(LIBRARIES)}, got {', '.join(unknown)}")
-    chosen = [i for i in IMPLEMENTATIONS if preset.libraries is None or i.library in preset.libraries]
-    return conformance_table(harness, chosen)
+    constructions = {(i.name, depth): i.construction(tuple(harness.layers[:depth]), harness.lr)
+                     for i in IMPLEMENTATIONS if preset.libraries is None or i.library in preset.libraries
+                     for depth in range(1, len(harness.layers) + 1)}
+    first = {construction: key for key, construction in reversed(constructions.items())}
+    return [(harness, *key) for key, construction in constructions.items() if first[construction] == key]
+
+
+def run_unit(unit: tuple) -> ConformanceTable:
+    """The one-row table of one implementation at one depth, with exact and noisy gradients."""
+    harness, name, depth = unit
+    return conformance_table(harness, [i for i in IMPLEMENTATIONS if i.name == name], depths=[depth])
+
+
+def combine(preset: ConformanceCheckPreset, seed: int, tables: list) -> ConformanceTable:
+    """The C8 table: the units' rows in order, the library versions of the first unit's worker."""
+    return ConformanceTable(_harness(preset, seed), tuple(row for table in tables for row in table.rows),
+                            tables[0].versions, sum(table.seconds for table in tables))
+
+
+measure = Work(units, run_unit, combine)  # measure(preset, seed, progress): the C8 table
 
 
 def _control(row) -> Control:
@@ -104,8 +129,8 @@ def judge(table) -> list:
 def artifacts(table, results: list) -> list:
     from ..plotting import conformance_figure
 
-    files = [Document("conformance.json", {"rows": [row.to_dict() for row in table.rows], "versions": table.versions,
-                                           "checks": results})]
+    document = {"rows": [row.to_dict() for row in table.rows], "versions": table.versions, "checks": results}
+    files: list[Figure | Document] = [Document("conformance.json", document)]
     if any(row.verdict == DEVIATES for row in table.rows):
         files.append(Figure("conformance_deviation.png", lambda path: conformance_figure(table, path)))
     for result in results:

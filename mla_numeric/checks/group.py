@@ -3,7 +3,9 @@
 A group is declared once, in its own module, as ``GROUP = CheckGroup(...)``; the registry lists
 the modules. ``measure`` and ``judge`` return numbers and plain data; ``artifacts`` only *names*
 the figures, tables and documents to write (``Figure``, ``Table``, ``Document``) and which results
-they belong to: the report layer (``mla_numeric.report``) writes them.
+they belong to: the report layer (``mla_numeric.report``) writes them. A ``measure`` that is a
+``Work`` is split into independent units, which ``mla_numeric.execution`` runs in this process or
+on a Dask cluster with the same result, bit for bit.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from .stats import KINDS
 
-__all__ = ["Claim", "Option", "Figure", "Table", "Document", "CheckGroup", "SIZES", "plain"]
+__all__ = ["Claim", "Option", "Figure", "Table", "Document", "Work", "CheckGroup", "SIZES", "plain"]
 
 SIZES = ("quick", "default", "full")
 
@@ -78,10 +80,31 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Work:
+    """``measure`` as independent units of work whose results combine deterministically.
+
+    ``units(preset, seed) -> [unit]``: small picklable descriptions, in a fixed order;
+    ``run(unit) -> result``: a module-level function (a worker process imports it by name);
+    ``combine(preset, seed, results) -> data``, with the results in the order of ``units``.
+    Called like a ``measure``, it runs the units here, one after another, and combines them.
+    Every unit draws its randomness from the streams keyed by (seed, replicate) of the
+    replicates it runs (rng.py), and ``combine`` sees the results in unit order whichever process
+    computed each, so every assignment of units to processes gives the same data, bit for bit.
+    """
+
+    units: Callable
+    run: Callable
+    combine: Callable
+
+    def __call__(self, preset, seed: int = 0, progress: bool | None = None):
+        return self.combine(preset, seed, [self.run(unit) for unit in self.units(preset, seed)])
+
+
+@dataclass(frozen=True)
 class CheckGroup:
     """One subcommand, one report section per claim, one subfolder of the report.
 
-    ``measure(preset, seed, progress) -> data``; ``judge(data) -> [CheckResult]``;
+    ``measure(preset, seed, progress) -> data``, a function or a ``Work``; ``judge(data) -> [CheckResult]``;
     ``artifacts(data, results) -> [Figure | Table | Document]`` sets each result's ``figures`` and
     ``data`` to the names of its files. ``requires``: modules of an optional extra; a group whose
     extra is missing is reported as not installed.
@@ -125,6 +148,23 @@ class CheckGroup:
         """(data, results): measure, then judge."""
         data = self.measure(preset, seed, progress)
         return data, self.judge(data)
+
+    def tasks(self, preset, seed: int = 0) -> list:
+        """The work of ``measure`` as independent tasks ``(function, argument)``: a ``Work``'s units,
+        or else one task, the whole measure."""
+        if isinstance(self.measure, Work):
+            return [(self.measure.run, unit) for unit in self.measure.units(preset, seed)]
+        return [(_whole, (self.measure, preset, seed))]
+
+    def join(self, preset, seed: int, results: list):
+        """``measure``'s data from the results of ``tasks``, in their order."""
+        return self.measure.combine(preset, seed, results) if isinstance(self.measure, Work) else results[0]
+
+
+def _whole(task: tuple):
+    """The task of a group whose measure is not split: (measure, preset, seed) -> data."""
+    measure, preset, seed = task
+    return measure(preset, seed, False)
 
 
 def plain(value):

@@ -24,6 +24,8 @@ How it is decided
     Monte Carlo standard errors must lie below 1/``MONTE_CARLO_MARGIN`` of every error, else
     inconclusive. One row per coefficient: ``measured`` is the coefficient (what the claim is
     about, and what a wrong derivation changes), the slopes are in ``setting``.
+Work units
+    One per setting (``units``): each setting's errors and coefficients are computed alone.
 Negative control
     Matched, in every row: the derived coefficient times 1 + r and times 1 - r, r the stated
     resolution (``RESOLUTION``: 0.1 % for exact means, 2 % for Monte Carlo means), must both fall
@@ -38,6 +40,7 @@ Example
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -48,7 +51,7 @@ from ..objectives.base import Objective
 from ..spec import MLA, format_layers
 from ..symbolic import full_batch_coefficient, reshuffled_coefficients
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Table
+from .group import CheckGroup, Claim, Document, Figure, Table, Work
 from .modified_flow import FAILURE_PROBABILITY, OrderResult, default_lrs, order_of_accuracy
 from .result import CheckResult, Control, Resolution
 
@@ -98,7 +101,7 @@ def order_run(objective: Objective, layers, cycles: int | None = None, samples: 
     """
     x0 = starting_point(objective)
     lrs = default_lrs(objective, x0) if lrs is None else lrs
-    claimed = [float(value) * factor for value, factor in zip(_derived(layers, cycles), scale)] + [0.0]
+    claimed = [float(value) * factor for value, factor in zip(_derived(layers, cycles), scale, strict=False)] + [0.0]
 
     def coefficients(eta):
         return eta * claimed[0], eta * claimed[1]
@@ -136,7 +139,7 @@ def check_order(order: OrderResult, objective: Objective, layers, cycles: int | 
               "slope_plain_interval": [plain_low, plain_high], "threshold": ORDER_THRESHOLD,
               "order_verdict": order_rule}
     results = []
-    for index, (name, derived) in enumerate(zip(coefficients.names, _derived(layers, cycles))):
+    for index, (name, derived) in enumerate(zip(coefficients.names, _derived(layers, cycles), strict=True)):
         claimed, measured = coefficients.claimed[index], coefficients.measured[index]
         half = coefficients.half_width[index]
         interval = (measured - half, measured + half)
@@ -212,16 +215,26 @@ class OrderCase:
         return "C3" if self.cycles is None else "C4"
 
 
-def measure(preset: ModifiedLossPreset, seed: int = 0, progress: bool | None = None) -> list:
-    """[OrderCase] for each setting of the preset."""
-    cases = []
-    for label, cycles, samples in preset.settings:
-        objective = _objective(cycles, LAYERS[label])
-        high = 0.064 if samples else 0.016  # Monte Carlo needs errors well above its noise
-        lrs = default_lrs(objective, starting_point(objective), high / 8, high, preset.etas_per_fit)
-        cases.append(OrderCase(label, cycles, objective, order_run(objective, LAYERS[label], cycles, samples,
-                                                                   lrs, seed=seed)))
-    return cases
+def units(preset: ModifiedLossPreset, seed: int = 0) -> list:
+    """Work units: one per setting (label, cycles per epoch, samples), with the preset's etas per fit."""
+    return [(label, cycles, samples, preset.etas_per_fit, seed) for label, cycles, samples in preset.settings]
+
+
+def run_unit(unit: tuple) -> OrderCase:
+    """One setting's OrderCase."""
+    label, cycles, samples, etas_per_fit, seed = unit
+    objective = _objective(cycles, LAYERS[label])
+    high = 0.064 if samples else 0.016  # Monte Carlo needs errors well above its noise
+    lrs = default_lrs(objective, starting_point(objective), high / 8, high, etas_per_fit)
+    return OrderCase(label, cycles, objective, order_run(objective, LAYERS[label], cycles, samples, lrs, seed=seed))
+
+
+def combine(preset: ModifiedLossPreset, seed: int, results: list) -> list:
+    """[OrderCase] for each setting of the preset, in order."""
+    return list(results)
+
+
+measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> [OrderCase]
 
 
 def judge(cases: list) -> list:
@@ -238,17 +251,17 @@ def artifacts(cases: list, results: list) -> list:
     for claim, title in (("C3", "C3: one full-batch cycle, robust regression"),
                          ("C4", "C4: mean reshuffled epoch, valley")):
         orders = {case.name: case.order for case in cases if case.claim == claim}
-        files += [Figure(f"order_{claim}.png", lambda path, orders=orders, title=title: order_figure(orders, path, title)),
+        files += [Figure(f"order_{claim}.png", functools.partial(order_figure, orders, title=title)),
                   Table(f"order_{claim}.csv", ("setting", "lr", "error_modified", "error_plain", "monte_carlo_error"),
                         [[label, lr, e, p, n] for label, order in orders.items()
                          for lr, e, p, n in zip(order.lrs, order.error_modified, order.error_plain,
-                                                order.monte_carlo_error)]),
+                                                order.monte_carlo_error, strict=True)]),
                   Table(f"coefficients_{claim}.csv", ("setting", "coefficient", "derived", "measured", "half_width",
                                                       "truncation", "rounding", "monte_carlo"),
                         [[label, *row] for label, order in orders.items() for row in zip(
                             order.coefficients.names, order.coefficients.claimed, order.coefficients.measured,
                             order.coefficients.half_width, order.coefficients.truncation,
-                            order.coefficients.rounding, order.coefficients.monte_carlo)])]
+                            order.coefficients.rounding, order.coefficients.monte_carlo, strict=True)])]
     for check in results:
         check.figures = [f"order_{check.claim}.png"]
         check.data = [f"coefficients_{check.claim}.csv", f"order_{check.claim}.csv", "modified_loss.json"]

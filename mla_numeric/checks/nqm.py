@@ -34,6 +34,10 @@ The same quantity is computed three ways:
 Verdict (a tight claim): holds when the predicted loss lies in the interval and the predicted
 variances equal the exact fixed point to 1e-10 relative at every coordinate; fails otherwise.
 
+Work units (``units``): each nesting's Monte Carlo by chunks of CHUNK replicates (replicate r draws from
+the stream (seed, r), so the chunks concatenate to the run of all replicates), each nesting's exact
+loss over time, the variance map.
+
 Also (no verdict): ``loss_over_time``, the exact E f(phi_t) (quadratic_moments) from x0 = 1 over
 2000 oracle calls, at eta = 0.8 for all and at each nesting's best eta of a grid (lowest E f at the
 budget); ``variance_map``, V_LA / V_SGD, V_MLA / V_LA and the contraction per oracle call
@@ -42,7 +46,9 @@ budget); ``variance_map``, V_LA / V_SGD, V_MLA / V_LA and the contraction per or
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -53,11 +59,12 @@ from ..objectives import noisy_quadratic, nqm_noise
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Table
+from .group import CheckGroup, Claim, Document, Figure, Table, Work
 from .result import CheckResult, equality_control, relative_resolution
 
 __all__ = ["NESTINGS", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_variance",
-           "exact_variance", "measure_nqm", "check_nqm", "loss_over_time", "variance_map",
+           "exact_variance", "measure_nqm", "steady_state_chunk", "steady_state", "check_nqm", "loss_curve",
+           "loss_over_time", "variance_map",
            "NQMPreset", "GROUP"]
 
 NESTINGS = {"SGD": (), "Lookahead": ((5, 0.5),), "MLA": ((5, 0.5), (5, 0.5))}
@@ -65,7 +72,7 @@ DIM, LR = 100, 0.8
 FAILURE_PROBABILITY = 0.01  # family-wise over the nestings of run_nqm_checks (Bonferroni)
 TRANSIENT = 1e-6            # max_i M_i^(2b) after the burn-in of b iterations
 EXACT_RTOL = 1e-10          # closed form against the recurrence's fixed point
-CHUNK = 16                  # replicates per simulator call (bounds the records' memory)
+CHUNK = 16                  # replicates per simulator call and per work unit (bounds the records' memory)
 BUDGET = 2000               # oracle calls of the loss-over-time comparison (a multiple of every K)
 LR_GRID = np.geomspace(0.005, 1.95, 80)  # eta h_max = eta < 2: every optimizer has a steady state
 C6 = Claim("C6", "Noisy quadratic model",
@@ -163,31 +170,60 @@ class NQMMeasurement:
                 "window_oracle_calls": self.window * optimizer.K, "x0": "0"}
 
 
+def _plan(layers, lr: float, dim: int, calls: int):
+    """(objective, oracle, optimizer, burn-in, window) of the steady-state run: a burn-in of b
+    iterations with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls (whole iterations)."""
+    optimizer = MLA(layers, lr)
+    calls = check_positive("calls", calls, integer=True)
+    objective = noisy_quadratic(dim)
+    h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
+    _check_steps(lr * h, "lr * h_i (eta h)")
+    M, _ = _fixed_point(optimizer.layers, lr, h, s)
+    burn_in = max(1, math.ceil(math.log(TRANSIENT) / (2 * math.log(np.max(np.abs(M))))))
+    return objective, nqm_noise(objective), optimizer, burn_in, max(1, calls // optimizer.K)
+
+
+def _check_replicates(replicates) -> int:
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
+        raise ValueError(f"replicates must be an integer >= 2 (the interval needs a sample variance), "
+                         f"got {replicates!r}")
+    return replicates
+
+
+def steady_state_chunk(layers, lr: float, dim: int, calls: int, replicates, seed: int = 0,
+                       progress: bool | None = None) -> tuple:
+    """(averages, final): for each replicate of ``replicates`` (indices) from x0 = 0, the mean of
+    f(phi_t) over the window after the burn-in, and phi_T. A unit of the Monte Carlo: replicate r
+    draws from the stream (seed, r), so chunks concatenate to the run of all replicates."""
+    objective, oracle, optimizer, burn_in, window = _plan(layers, lr, dim, calls)
+    run = simulate(objective, optimizer, burn_in + window, replicates, oracle, np.zeros(dim), seed=seed,
+                   progress=progress)
+    assert run.loss_records is not None  # simulate keeps records by default
+    return run.loss_records[:, burn_in + 1:].mean(axis=1), run.final
+
+
+def steady_state(name: str, layers, lr: float, dim: int, calls: int, chunks: list) -> NQMMeasurement:
+    """The NQMMeasurement of ``steady_state_chunk`` results, concatenated in replicate order."""
+    objective, _, optimizer, burn_in, window = _plan(layers, lr, dim, calls)
+    h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
+    averages, finals = (np.concatenate(part) for part in zip(*chunks, strict=True))
+    return NQMMeasurement(name, optimizer.layers, lr, h, s, burn_in, window, averages, finals ** 2,
+                          exact_variance(optimizer.layers, lr, h, s))
+
+
+def _chunks(replicates: int) -> list:
+    """Replicate indices in chunks of CHUNK (bounds the records' memory; one work unit each)."""
+    return [range(start, min(start + CHUNK, replicates)) for start in range(0, replicates, CHUNK)]
+
+
 def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = 100_000,
                 replicates: int = 64, seed: int = 0,
                 progress: bool | None = None) -> NQMMeasurement:
     """Run R replicates from x0 = 0: a burn-in with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls
     whose f(phi_t) are averaged per replicate."""
-    optimizer = MLA(layers, lr)
-    calls = check_positive("calls", calls, integer=True)
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
-        raise ValueError(f"replicates must be an integer >= 2 (the interval needs a sample variance), "
-                         f"got {replicates!r}")
-    objective = noisy_quadratic(dim)
-    oracle = nqm_noise(objective)
-    h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
-    _check_steps(lr * h, "lr * h_i (eta h)")
-    M, exact = _fixed_point(optimizer.layers, lr, h, s)
-    burn_in = max(1, math.ceil(math.log(TRANSIENT) / (2 * math.log(np.max(np.abs(M))))))
-    window = max(1, calls // optimizer.K)
-    averages, finals = [], []
-    for start in range(0, replicates, CHUNK):
-        run = simulate(objective, optimizer, burn_in + window, range(start, min(start + CHUNK, replicates)),
-                       oracle, np.zeros(dim), seed=seed, progress=progress)
-        averages.append(run.loss_records[:, burn_in + 1:].mean(axis=1))
-        finals.append(run.final)
-    return NQMMeasurement(name, optimizer.layers, lr, h, s, burn_in, window, np.concatenate(averages),
-                          np.concatenate(finals) ** 2, exact)
+    chunks = [steady_state_chunk(layers, lr, dim, calls, chunk, seed, progress)
+              for chunk in _chunks(_check_replicates(replicates))]
+    return steady_state(name, layers, lr, dim, calls, chunks)
 
 
 def check_nqm(measurement: NQMMeasurement, prediction=None,
@@ -235,29 +271,32 @@ class LossCurve:
     final_by_lr: np.ndarray   # (len(LR_GRID),): E f at the budget for each grid learning rate
 
 
-def loss_over_time(budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
-                   start: float = 1.0) -> list:
-    """Exact expected loss for each nesting over ``budget`` oracle calls from x0 = ``start`` (all
-    coordinates), at the matched ``lr`` and at each nesting's best learning rate of ``lrs``."""
+def loss_curve(name: str, layers, budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
+               start: float = 1.0) -> LossCurve:
+    """Exact expected loss of one nesting over ``budget`` oracle calls from x0 = ``start`` (all
+    coordinates), at the matched ``lr`` and at the best learning rate of ``lrs``."""
     objective = noisy_quadratic(dim)
     oracle = nqm_noise(objective)
     h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
     lrs = np.asarray(lrs, dtype=float)
     _check_steps(np.outer(np.append(lrs, lr), h), "lr * h_i (eta h) for lr and every grid lr")
     x0 = np.full(dim, float(start))
-    curves = []
-    for name, layers in NESTINGS.items():
-        T = budget // MLA(layers).K
-        if T < 1:
-            raise ValueError(f"budget must be at least K = {MLA(layers).K} oracle calls, got {budget}")
-        grid = [quadratic_moments(objective, MLA(layers, eta), T, oracle, x0).loss for eta in lrs]
-        final = np.array([loss[-1] for loss in grid])
-        best = int(np.argmin(final))
-        floor = float(h @ predicted_variance(layers, lr, h, s) / 2)
-        curves.append(LossCurve(name, MLA(layers).layers, np.arange(T + 1) * MLA(layers).K,
-                                quadratic_moments(objective, MLA(layers, lr), T, oracle, x0).loss,
-                                floor, float(lrs[best]), grid[best], final))
-    return curves
+    T = budget // MLA(layers).K
+    if T < 1:
+        raise ValueError(f"budget must be at least K = {MLA(layers).K} oracle calls, got {budget}")
+    grid = [quadratic_moments(objective, MLA(layers, eta), T, oracle, x0).loss for eta in lrs]
+    final = np.array([loss[-1] for loss in grid])
+    best = int(np.argmin(final))
+    floor = float(h @ predicted_variance(layers, lr, h, s) / 2)
+    return LossCurve(name, MLA(layers).layers, np.arange(T + 1) * MLA(layers).K,
+                     quadratic_moments(objective, MLA(layers, lr), T, oracle, x0).loss,
+                     floor, float(lrs[best]), grid[best], final)
+
+
+def loss_over_time(budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
+                   start: float = 1.0) -> list:
+    """``loss_curve`` for each nesting of NESTINGS."""
+    return [loss_curve(name, layers, budget, lr, lrs, dim, start) for name, layers in NESTINGS.items()]
 
 
 @dataclass
@@ -325,11 +364,34 @@ class NQMData:
     vmap: VarianceMap
 
 
-def measure(preset: NQMPreset, seed: int = 0, progress: bool | None = None) -> NQMData:
-    """Monte Carlo steady states, the exact loss over time and the variance-reduction map."""
-    measurements = [measure_nqm(name, layers, preset.lr, preset.dim, preset.window_calls, preset.replicates,
-                                seed=seed, progress=progress) for name, layers in preset.nestings]
-    return NQMData(measurements, loss_over_time(lr=preset.lr, dim=preset.dim), variance_map())
+def units(preset: NQMPreset, seed: int = 0) -> list:
+    """Work units: each nesting's Monte Carlo by chunks of CHUNK replicates, each nesting's exact loss
+    over time, the variance map."""
+    _check_replicates(preset.replicates)
+    steady = [("steady state", layers, preset.lr, preset.dim, preset.window_calls, chunk, seed)
+              for _, layers in preset.nestings for chunk in _chunks(preset.replicates)]
+    curves = [("loss curve", name, layers, BUDGET, preset.lr, LR_GRID, preset.dim) for name, layers in NESTINGS.items()]
+    return steady + curves + [("variance map",)]
+
+
+UNITS: dict[str, Callable[..., Any]] = {"steady state": steady_state_chunk, "loss curve": loss_curve,
+                                        "variance map": variance_map}
+
+
+def run_unit(unit: tuple):
+    """One unit of ``units``: (kind, arguments...)."""
+    return UNITS[unit[0]](*unit[1:])
+
+
+def combine(preset: NQMPreset, seed: int, results: list) -> NQMData:
+    """The units' results, in unit order, as NQMData: the chunks concatenated in replicate order."""
+    per = len(_chunks(preset.replicates))
+    measurements = [steady_state(name, layers, preset.lr, preset.dim, preset.window_calls,
+                                 results[i * per:(i + 1) * per]) for i, (name, layers) in enumerate(preset.nestings)]
+    return NQMData(measurements, results[len(measurements) * per:-1], results[-1])
+
+
+measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> NQMData
 
 
 def judge(data: NQMData) -> list:
@@ -345,7 +407,7 @@ def artifacts(data: NQMData, results: list) -> list:
     lr, dim = measurements[0].lr, len(measurements[0].h)
     closed_forms = [predicted_variance(m.layers, m.lr, m.h, m.s) for m in measurements]
     rows = []
-    for m, closed in zip(measurements, closed_forms):
+    for m, closed in zip(measurements, closed_forms, strict=True):
         stderr = m.final_sq.std(axis=0, ddof=1) / math.sqrt(len(m.final_sq))
         rows += [[m.name, format_layers(m.layers), i + 1, m.h[i], m.s[i], closed[i], m.exact[i],
                   m.final_sq[:, i].mean(), stderr[i]] for i in range(len(m.h))]
@@ -359,13 +421,14 @@ def artifacts(data: NQMData, results: list) -> list:
                                              "V_monte_carlo", "V_monte_carlo_stderr"), rows),
               Table("nqm_loss_over_time.csv", ("nesting", "layers", "framing", "lr", "oracle_calls", "expected_loss"),
                     [[c.name, format_layers(c.layers), framing, eta, int(n), value]
-                     for c in curves for framing, eta, values in (("matched", lr, c.matched), ("best", c.best_lr, c.best))
-                     for n, value in zip(c.calls, values)]),
+                     for c in curves
+                     for framing, eta, values in (("matched", lr, c.matched), ("best", c.best_lr, c.best))
+                     for n, value in zip(c.calls, values, strict=True)]),
               Table("nqm_lr_grid.csv", ("nesting", "layers", "lr", "expected_loss_at_budget"),
                     [[c.name, format_layers(c.layers), eta, value] for c in curves
-                     for eta, value in zip(LR_GRID, c.final_by_lr)]),
+                     for eta, value in zip(LR_GRID, c.final_by_lr, strict=True)]),
               Table("nqm_variance_map.csv", ("k", "alpha", "eta_h", "V_LA_over_V_SGD", "V_MLA_over_V_LA")
-                    + tuple(f"per_call_{name}" for name in NESTINGS), list(zip(*columns)))]
+                    + tuple(f"per_call_{name}" for name in NESTINGS), list(zip(*columns, strict=True)))]
     for check in results:
         check.figures = [figure.name for figure in figures]
         check.data = [table.name for table in tables] + ["nqm.json"]

@@ -79,7 +79,7 @@ from ..oracles import GAUSSIAN, REPLACEMENT, GaussianNoise, Oracle, WithReplacem
 from ..spec import MLA, format_layers, parse_layers
 from ..symbolic import convergence_bound, max_lr
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Option, Table
+from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work
 from .result import CheckResult, Control, Resolution
 
 __all__ = ["RateSweep", "Window", "RatePreset", "rate_sweep", "rate_window", "effective_lr", "check_rate",
@@ -440,22 +440,50 @@ def optimizer_runs(objective: Objective, oracle: Oracle, spec: Layers, preset: R
     return OptimizerRuns(sweep(preset.Ts), rate, [sweep(window.Ts, schedule, rate) for schedule in CONTROLS])
 
 
-def measure(preset: RatePreset, seed: int = 0, progress: bool | None = None) -> list[RateCase]:
-    """[RateCase] for each objective, with Gaussian noise and (finite sums) minibatches with replacement;
-    the preset's nesting, one-layer Lookahead (5, 0.5) and SGD at the same oracle calls and eta P."""
+def _optimizers(preset: RatePreset) -> list[Layers]:
+    """The preset's nesting, one-layer Lookahead (5, 0.5) and SGD (each once)."""
     layers = MLA(preset.layers).layers
-    optimizers = [layers] + [other for other in (((5, 0.5),), ()) if other != layers]
-    cases = []
-    for objective in default_objectives(preset.objectives):
-        oracles: list[Oracle] = [GaussianNoise(preset.sigma)]
-        oracles += [WithReplacement()] if objective.variance_bound else []
-        lr = effective_lr(objective, optimizers)
-        for oracle in oracles:
-            window = rate_window(objective, oracle, layers, lr, preset.floor_multiple, preset.relaxation_multiple,
-                                 preset.span, preset.points)
-            runs = [optimizer_runs(objective, oracle, spec, preset, window, seed, progress) for spec in optimizers]
-            cases.append(RateCase(objective.name, oracle.name, window, runs))
+    return [layers] + [other for other in (((5, 0.5),), ()) if other != layers]
+
+
+def units(preset: RatePreset, seed: int = 0) -> list[tuple[str, str, Layers, RatePreset, int]]:
+    """Work units: (objective, oracle, optimizer, preset, seed) for each objective, with Gaussian
+    noise and (finite sums) minibatches with replacement, and each optimizer of ``_optimizers``."""
+    names = list(preset.objectives)
+    oracles = [["gaussian"] + (["replacement"] if objective.variance_bound else [])
+               for objective in default_objectives(names)]
+    return [(name, oracle, spec, preset, seed) for name, kinds in zip(names, oracles, strict=True)
+            for oracle in kinds for spec in _optimizers(preset)]
+
+
+def run_unit(unit: tuple[str, str, Layers, RatePreset, int]) -> RateCase:
+    """One optimizer's sweeps on one objective and oracle, as a RateCase of one run (its C1
+    window, at eta P the same for every optimizer, is computed again by each unit: a fraction of
+    a second, the same numbers)."""
+    name, oracle_name, spec, preset, seed = unit
+    [objective] = default_objectives([name])
+    oracle: Oracle = GaussianNoise(preset.sigma) if oracle_name == "gaussian" else WithReplacement()
+    lr = effective_lr(objective, _optimizers(preset))
+    window = rate_window(objective, oracle, MLA(preset.layers).layers, lr, preset.floor_multiple,
+                         preset.relaxation_multiple, preset.span, preset.points)
+    runs = optimizer_runs(objective, oracle, spec, preset, window, seed)
+    return RateCase(objective.name, oracle.name, window, [runs])
+
+
+def combine(preset: RatePreset, seed: int, results: list[RateCase]) -> list[RateCase]:
+    """[RateCase] per objective and oracle, in unit order: the units' runs of one case joined."""
+    cases: list[RateCase] = []
+    for result in results:
+        if cases and (cases[-1].objective, cases[-1].oracle) == (result.objective, result.oracle):
+            cases[-1].runs += result.runs
+        else:
+            cases.append(RateCase(result.objective, result.oracle, result.window, list(result.runs)))
     return cases
+
+
+# measure(preset, seed, progress) -> [RateCase] for each objective and oracle: the preset's nesting,
+# one-layer Lookahead (5, 0.5) and SGD at the same oracle calls and eta P
+measure = Work(units, run_unit, combine)
 
 
 def judge(cases: list[RateCase]) -> list[CheckResult]:

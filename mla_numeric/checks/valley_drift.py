@@ -33,16 +33,17 @@ import numpy as np
 from scipy import stats as distributions
 
 from ..engine import simulate
-from .modified_flow import variance_gradient
 from ..objectives.base import Objective
 from ..objectives.finite_sum import valley_product
 from ..oracles import RandomReshuffling
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import reshuffled_coefficients
 from . import stats
+from .modified_flow import variance_gradient
 from .result import CheckResult, equality_control, relative_resolution
 
-__all__ = ["imbalance", "valley_start", "DriftSweep", "drift_sweep", "predicted_intercept",
+__all__ = ["imbalance", "valley_start", "DriftSweep", "drift_epochs", "drift_rates", "drift_result", "drift_sweep",
+           "predicted_intercept",
            "check_drift", "drift_ratio", "check_drift_ratio", "run_seed", "z_quantile", "MIN_FIT_P_VALUE", "DRIFT_RULE"]
 
 MIN_FIT_P_VALUE = 0.01
@@ -114,14 +115,9 @@ def run_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(keys).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def drift_sweep(objective: Objective, name: str, layers, lrs, replicates: int, flow_time: float = 2.0,
-                seed: int = 0, progress: bool | None = None) -> DriftSweep:
-    """Measure y(eta) for ``layers`` near each eta in ``lrs`` (needs m = N K components).
-
-    Each eta is moved to the nearest one that makes ``flow_time`` a whole number E of epochs,
-    eta = flow_time / (P m E), so that every point has the same flow time; each gets its own
-    random streams (seed ``run_seed(seed, index)``), so the points are independent.
-    """
+def drift_epochs(objective: Objective, layers, lrs, flow_time: float = 2.0) -> np.ndarray:
+    """Whole epochs E per point, one per distinct eta = flow_time / (P m E) nearest to an eta of
+    ``lrs``, in increasing eta (needs the valley with m = N K components)."""
     if objective.params.get("family") != "valley":
         raise ValueError(f"the drift check needs the valley objective, got {objective.name!r}")
     lrs = np.asarray(sorted(lrs), dtype=float)
@@ -132,26 +128,51 @@ def drift_sweep(objective: Objective, name: str, layers, lrs, replicates: int, f
     flow_time = check_positive("flow_time", flow_time)
     if objective.m % optimizer.K:
         raise ValueError(f"m = {objective.m} is not a multiple of K = {optimizer.K}: an epoch must be whole cycles")
-    cycles, per_epoch = objective.m // optimizer.K, optimizer.P * objective.m
-    epochs = np.unique(np.maximum(1, np.round(flow_time / (lrs * per_epoch))).astype(int))[::-1]
+    epochs = np.unique(np.maximum(1, np.round(flow_time / (lrs * optimizer.P * objective.m))).astype(int))[::-1]
     if len(epochs) <= FIT_TERMS:
         raise ValueError(f"lrs give only {len(epochs)} distinct whole numbers of epochs for flow_time "
                          f"{flow_time:g}; spread them out or raise flow_time")
+    return epochs
+
+
+def drift_rates(objective: Objective, name: str, layers, epochs: int, replicates, flow_time: float = 2.0,
+                seed: int = 0, progress: bool | None = None) -> np.ndarray:
+    """y = (q(phi_tau) - q(phi_0)) / (tau eta) for each replicate of ``replicates`` (a count or
+    indices), over ``epochs`` whole epochs at eta = flow_time / (P m epochs); replicate r draws from
+    the stream (seed, r), so runs of disjoint replicates concatenate to one run of all of them."""
+    optimizer = MLA(layers, 1.0)
+    lr = flow_time / (optimizer.P * objective.m * epochs)
     start = valley_start(objective)
-    rates, errors, used = [], [], []
-    for index, count in enumerate(epochs):
-        lr = flow_time / (per_epoch * count)
-        run = simulate(objective, MLA(layers, lr), int(count) * cycles, replicates, RandomReshuffling(), start,
-                       seed=run_seed(seed, index), keep="summary", progress=progress)
-        if run.diverged:
-            raise ValueError(f"{name} at lr {lr:g} diverged ({run.diverged[0]}); choose smaller lrs")
-        y = (imbalance(run.final) - imbalance(start)) / (flow_time * lr)
-        rates.append(y.mean())
-        errors.append(y.std(ddof=1) / math.sqrt(replicates))
-        used.append(lr)
+    run = simulate(objective, MLA(layers, lr), int(epochs) * (objective.m // optimizer.K), replicates,
+                   RandomReshuffling(), start, seed=seed, keep="summary", progress=progress)
+    if run.diverged:
+        raise ValueError(f"{name} at lr {lr:g} diverged ({run.diverged[0]}); choose smaller lrs")
+    return (imbalance(run.final) - imbalance(start)) / (flow_time * lr)
+
+
+def drift_result(objective: Objective, name: str, layers, epochs, rates: list, flow_time: float = 2.0) -> DriftSweep:
+    """The DriftSweep of the per-replicate ``rates`` (one array per entry of ``epochs``)."""
+    optimizer = MLA(layers, 1.0)
+    lrs = flow_time / (optimizer.P * objective.m * np.asarray(epochs))
+    start = valley_start(objective)
     direction = float(np.array([2 * start[0], -2 * start[1]]) @ variance_gradient(objective, start))
-    return DriftSweep(name, optimizer.layers, cycles, np.array(used), np.array(rates), np.array(errors),
-                      replicates, flow_time, direction)
+    return DriftSweep(name, optimizer.layers, objective.m // optimizer.K, lrs, np.array([y.mean() for y in rates]),
+                      np.array([y.std(ddof=1) / math.sqrt(len(y)) for y in rates]), len(rates[0]), flow_time,
+                      direction)
+
+
+def drift_sweep(objective: Objective, name: str, layers, lrs, replicates: int, flow_time: float = 2.0,
+                seed: int = 0, progress: bool | None = None) -> DriftSweep:
+    """Measure y(eta) for ``layers`` near each eta in ``lrs`` (needs m = N K components).
+
+    Each eta is moved to the nearest one that makes ``flow_time`` a whole number E of epochs,
+    eta = flow_time / (P m E), so that every point has the same flow time; each gets its own
+    random streams (seed ``run_seed(seed, index)``), so the points are independent.
+    """
+    epochs = drift_epochs(objective, layers, lrs, flow_time)
+    rates = [drift_rates(objective, name, layers, count, replicates, flow_time, run_seed(seed, index), progress)
+             for index, count in enumerate(epochs)]
+    return drift_result(objective, name, layers, epochs, rates, flow_time)
 
 
 def predicted_intercept(sweep: DriftSweep) -> float:

@@ -1,0 +1,247 @@
+"""Where the checks' work units run: in this process, or on the workers of a Dask cluster.
+
+A *batch* is a list of tasks ``(function, argument)`` whose results are used together: a check
+group's units (``CheckGroup.tasks``) or one grid point of a sweep. ``Executor.run(batches)``
+yields one ``Outcome`` per batch as soon as its last task is done: the results in task order, or
+the exception of a task that failed. A task's result does not depend on the process that computed
+it (every random stream is keyed by (seed, replicate), rng.py), and the caller combines a batch's
+results in task order, so every scheduler gives the same numbers, bit for bit.
+
+Schedulers (``mla-check --scheduler``, ``executor(scheduler)``):
+
+- ``local``: this process, one task after another (the default; Dask is never imported);
+- ``processes:N``: a ``distributed.LocalCluster`` of N single-threaded worker processes on this
+  machine, started for the run and closed after it;
+- ``tcp://HOST:PORT``: the scheduler of a running cluster (``dask scheduler``, ``dask worker``;
+  docs/distributed.md). Its workers must run this package's exact sources: checked on connecting.
+
+Failures (Dask's own machinery, no home-made scheduler): a worker that dies takes its running task
+with it and the scheduler runs the task again on another worker (up to
+``distributed.scheduler.allowed-failures`` deaths); a task that raises is run once more
+(``retries=1``), and if it raises again its batch fails with that exception and the batch's other
+tasks are cancelled. Ctrl-C cancels every future and re-raises.
+
+Numba: a worker process compiles the kernels on its first task (or loads them from numba's cache,
+``NUMBA_CACHE_DIR`` when set, shared by every worker that sees the folder) and keeps them for the
+next. On a LocalCluster each task runs its kernels on one thread (``numba.set_num_threads(1)``):
+one single-threaded worker per core. (Not through ``NUMBA_NUM_THREADS`` in the workers'
+environment: a spawned worker imports the main module, and with it numba, before Dask sets that
+environment, and numba refuses a thread count that changes after its threads start.) Workers of a
+running cluster keep the threads they were started with (docs/distributed.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest"]
+
+RETRIES = 1  # a task that raises is run once more; a second exception fails its batch
+_PROCESSES = re.compile(r"processes:([1-9][0-9]*)")
+_ADDRESS = re.compile(r"tcp://[^\s:/]+:[0-9]+")
+
+
+class SchedulerError(RuntimeError):
+    """A scheduler that cannot be used (extra not installed, unreachable, other sources): one line."""
+
+
+@dataclass
+class Outcome:
+    """One batch: its index, and either its results (task order) with each task's seconds, or the error."""
+
+    index: int
+    results: list | None = None
+    seconds: list | None = None
+    error: BaseException | None = None
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """Hash of the package's source files, read once per process: the code that computes the numbers."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_scheduler(scheduler: str) -> str:
+    """``scheduler`` if it is ``local``, ``processes:N`` (N >= 1) or ``tcp://HOST:PORT``; else ValueError."""
+    if scheduler == "local" or _PROCESSES.fullmatch(scheduler) or _ADDRESS.fullmatch(scheduler):
+        return scheduler
+    raise ValueError(f"--scheduler must be local, processes:N (N >= 1) or tcp://HOST:PORT, got {scheduler!r}")
+
+
+def executor(scheduler: str = "local"):
+    """The executor of ``scheduler`` (see the module docstring), to use as a context manager."""
+    return Local() if check_scheduler(scheduler) == "local" else Cluster(scheduler)
+
+
+def _timed(function, argument, threads: int | None = None) -> tuple:
+    """(function(argument), seconds it took), where the task runs; on ``threads`` numba threads if given."""
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(threads)
+    start = time.perf_counter()
+    result = function(argument)
+    return result, time.perf_counter() - start
+
+
+class _Bar:
+    """A progress bar that advances by each batch's weight / its number of tasks per completed task
+    (weights: the batches' expected costs; default one per task)."""
+
+    def __init__(self, batches: list, weights, progress: bool | None, desc: str):
+        from tqdm import tqdm
+
+        weights = [len(tasks) for tasks in batches] if weights is None else weights
+        self.steps = [weight / max(len(tasks), 1) for weight, tasks in zip(weights, batches, strict=True)]
+        self.tqdm = tqdm(total=sum(weights), desc=desc, leave=False, bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+                         disable=None if progress is None else not progress)  # on a terminal unless told
+
+    def done(self, index: int, tasks: int = 1) -> None:
+        self.tqdm.update(self.steps[index] * tasks)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.tqdm.close()
+
+
+class Local:
+    """Every task in this process, batch after batch, in order."""
+
+    scheduler = "local"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, batches: list, progress: bool | None = None, desc: str = "mla-check", weights=None):
+        """Yield an ``Outcome`` per batch, in order (see the module docstring); ``weights``: the
+        batches' expected costs, for the progress bar."""
+        with _Bar(batches, weights, progress, desc) as bar:
+            for index, tasks in enumerate(batches):
+                results, seconds = [], []
+                try:
+                    for function, argument in tasks:
+                        result, took = _timed(function, argument)
+                        results.append(result)
+                        seconds.append(took)
+                        bar.done(index)
+                except (KeyboardInterrupt, MemoryError):
+                    raise
+                except Exception as error:  # the batch could not run: the caller reports it
+                    bar.done(index, len(tasks) - len(results))
+                    yield Outcome(index, error=error)
+                    continue
+                yield Outcome(index, results, seconds)
+
+
+class Cluster:
+    """Tasks on the workers of a Dask cluster: a LocalCluster of N processes, or a running scheduler.
+
+    The cluster is started (or connected to) at the first ``run`` with work to do, and closed
+    (or disconnected from) on leaving the ``with`` block.
+    """
+
+    def __init__(self, scheduler: str):
+        self.scheduler = check_scheduler(scheduler)
+        self._client: Any = None
+        self._cluster: Any = None
+        self._futures: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._client is not None:
+            self._client.cancel(self._futures)  # e.g. Ctrl-C while a finished group was being written
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+        return False
+
+    def client(self):
+        """The connected ``distributed.Client``, started on first use."""
+        if self._client is None:
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise SchedulerError(f"--scheduler {self.scheduler} needs Dask's distributed, not installed: "
+                                     f"pip install 'mla-numeric[dask]'") from None
+            if self.scheduler.startswith("processes:"):
+                self._cluster = LocalCluster(n_workers=int(self.scheduler.split(":")[1]), threads_per_worker=1,
+                                             processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
+            try:
+                self._client = Client(self.scheduler if self._cluster is None else self._cluster, timeout=30)
+            except OSError as error:
+                raise SchedulerError(f"cannot reach the Dask scheduler at {self.scheduler} ({error})") from None
+            self._check_sources()
+        return self._client
+
+    def _check_sources(self) -> None:
+        """Refuse workers whose sources differ from ours: they would compute other numbers."""
+        try:
+            digests = self._client.run(source_digest)
+        except Exception as error:  # e.g. a worker without mla-numeric
+            raise SchedulerError(f"the workers of {self.scheduler} cannot run mla-numeric "
+                                 f"({type(error).__name__}: {error})") from None
+        if not digests:
+            raise SchedulerError(f"the Dask scheduler at {self.scheduler} has no workers")
+        other = sorted(worker for worker, digest in digests.items() if digest != source_digest())
+        if other:
+            raise SchedulerError(f"{len(other)} worker(s) of {self.scheduler} run other mla-numeric sources "
+                                 f"(first: {other[0]}); install the same version on every worker")
+
+    def run(self, batches: list, progress: bool | None = None, desc: str = "mla-check", weights=None):
+        """Yield an ``Outcome`` per batch as its last task completes (see the module docstring)."""
+        if not any(batches):  # nothing to compute: no cluster to start
+            yield from Local().run(batches, progress, desc, weights)
+            return
+        client = self.client()
+        from distributed import as_completed
+
+        where: dict = {}
+        futures: list = []
+        self._futures = futures  # cancelled on leaving the with block, however it is left
+        threads = None if self._cluster is None else 1  # numba's, in a LocalCluster's workers
+        for index, tasks in enumerate(batches):
+            for position, (function, argument) in enumerate(tasks):
+                future = client.submit(_timed, function, argument, threads, retries=RETRIES, pure=False)
+                where[future.key] = (index, position)
+                futures.append(future)
+        results: list[list[Any]] = [[None] * len(tasks) for tasks in batches]
+        left = [len(tasks) for tasks in batches]
+        try:
+            yield from (Outcome(index, [], []) for index, tasks in enumerate(batches) if not tasks)
+            with _Bar(batches, weights, progress, desc) as bar:
+                for future in as_completed(futures):
+                    index, position = where[future.key]
+                    bar.done(index)
+                    if left[index] < 0:  # its batch has failed already
+                        continue
+                    if future.status == "error":
+                        left[index] = -1
+                        client.cancel([f for f in futures if where[f.key][0] == index and not f.done()])
+                        yield Outcome(index, error=future.exception())
+                        continue
+                    results[index][position] = future.result()
+                    left[index] -= 1
+                    if left[index] == 0:
+                        yield Outcome(index, [r for r, _ in results[index]], [s for _, s in results[index]])
+        except BaseException:  # Ctrl-C, or the caller gave up: nothing keeps running for us
+            client.cancel(futures)
+            raise
