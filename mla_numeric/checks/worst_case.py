@@ -120,8 +120,12 @@ def judge(data: WorstCase | WorstCaseData) -> list[CheckResult]:
     factor = data.preset.control_factor
     results = []
     for nesting in data.nestings:
-        results += [_result(point, factor, "eta sweep") for point in nesting.sweep]
-        results += [_result(point, factor, "horizon") for point in nesting.horizon if point not in nesting.sweep]
+        rows = [_result(point, factor, "eta sweep") for point in nesting.sweep]
+        rows += [_result(point, factor, "horizon") for point in nesting.horizon if point not in nesting.sweep]
+        for row in rows:  # how conservative the step condition is (bisection at the sweep's T)
+            row.setting.update(step_condition_lr_times_L=nesting.step_lr, certified_lr_times_L=nesting.certified.lr,
+                               certified_at_T=nesting.certified.T)
+        results += rows
     return results
 
 
@@ -149,22 +153,24 @@ def details(checks: list[JSON]) -> str:
     by_nesting: dict[str, list[JSON]] = {}
     for check in checks:
         by_nesting.setdefault(check["setting"]["layers"], []).append(check)
-    lines = ["| nesting | largest T | worst / bound (min-max) | at the step condition's eta L | verdicts |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| nesting | largest T | worst / bound (min-max) | step condition's eta L | certified eta L (at T) "
+             "| certified / step condition | verdicts |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for layers, rows in by_nesting.items():
         ratios = [row["setting"]["ratio"] for row in rows]
-        step = max(row["setting"]["lr_times_L"] for row in rows)
+        s = rows[0]["setting"]
+        step, certified = s.get("step_condition_lr_times_L"), s.get("certified_lr_times_L")
+        certified_text = "-" if certified is None else f"{certified:.3g} ({s['certified_at_T']})"
+        gain = "-" if certified is None or step is None else f"{certified / step:.3g}"
         verdicts = ", ".join(f"{sum(r['verdict'] == v for r in rows)} {v}" for v in ("holds", "fails", "inconclusive")
                              if any(r["verdict"] == v for r in rows))
         lines.append(f"| {layers} | {max(row['setting']['T'] for row in rows)} | {min(ratios):.3g}-{max(ratios):.3g} "
-                     f"| {step:.3g} | {verdicts} |")
+                     f"| {'-' if step is None else f'{step:.3g}'} | {certified_text} | {gain} | {verdicts} |")
     failures = [check for check in checks if check["note"].startswith("COUNTEREXAMPLE")]
     if failures:
         lines += ["", f"**{len(failures)} worst case(s) exceed the C2 bound: a counterexample to C2 over the "
                       "L-smooth class. See worst_case.json.**"]
-    lines += ["", "How conservative the step condition is (the largest eta at which the worst case at T stays "
-                  "below C2's bound at the step condition's eta, by bisection): worst_case/tightness.csv, "
-                  "columns 'certified eta L' and 'certified / step condition'."]
+    lines += ["", "Certified eta L: the largest eta at which the worst case at T stays below C2's bound at the "
+                  "step condition's eta (bisection); all columns in worst-case/tightness.csv."]
     return "\n".join(lines)
 
 
