@@ -25,7 +25,7 @@ def max_z_score(objective, simulated, exact, oracle=None, exact_oracle=None, x0=
     """Largest |z| of loss and grad_norm_sq over TIMES (2 x 4 = 8 comparisons)."""
     oracle = mn.GaussianNoise(0.8) if oracle is None else oracle
     exact_oracle = oracle if exact_oracle is None else exact_oracle
-    result = mn.simulate(objective, simulated, max(TIMES), seeds=REPLICATES, seed=21,
+    result = mn.simulate(objective, simulated, max(TIMES), replicates=REPLICATES, seed=21,
                          oracle=oracle, x0=x0)
     moments = quadratic_moments(objective, exact, max(TIMES), oracle=exact_oracle, x0=x0)
     scores = []
@@ -36,7 +36,7 @@ def max_z_score(objective, simulated, exact, oracle=None, exact_oracle=None, x0=
 
 def max_mean_z_score(objective, simulated, exact):
     """Largest |z| of E phi_t per coordinate over TIMES (d x 4 comparisons)."""
-    result = mn.simulate(objective, simulated, max(TIMES), seeds=REPLICATES, seed=21,
+    result = mn.simulate(objective, simulated, max(TIMES), replicates=REPLICATES, seed=21,
                          oracle=mn.GaussianNoise(0.8), trajectory=True)
     moments = quadratic_moments(objective, exact, max(TIMES), oracle=mn.GaussianNoise(0.8))
     phi = result.trajectory[:, TIMES]  # (R, len(TIMES), d)
@@ -95,7 +95,7 @@ def test_per_coordinate_check_rejects_isotropic_noise_of_the_same_size():
 @pytest.mark.parametrize("objective", QUADRATICS, ids=["diagonal", "dense"])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: o.describe())
 def test_noiseless_moments_are_the_trajectory(objective, optimizer):
-    result = mn.simulate(objective, optimizer, 12, seeds=1)
+    result = mn.simulate(objective, optimizer, 12, replicates=1)
     moments = quadratic_moments(objective, optimizer, 12)
     np.testing.assert_allclose(moments.loss, result.loss_records[0], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(moments.grad_norm_sq, result.grad_norm_sq_records[0], rtol=1e-10, atol=1e-14)
