@@ -9,18 +9,21 @@
    minute on 2 cores, enough work for the cluster's start to pay). The numba cache is warm for all (the first run
    fills it). Each run's summary.json and sweep.json must equal the local run's (timings, created
    and the scheduler aside): printed as "same numbers".
-2. Unit sizes, from the local run's ``unit_seconds``: per group the number of units, the largest
-   and the total; W = the total work, L = the largest unit (the critical path: units are
-   independent), S = the serial part (process start, judging, figures and files, this process),
-   the local wall time minus W. A projection to P workers: the makespan of any greedy assignment
-   of independent tasks lies between max(W / P, L) and W / P + L (Graham 1969), plus S.
+2. Unit sizes, from the ``processes:1`` run's ``unit_seconds`` (one single-threaded worker: the
+   units as a cluster's workers run them, where the local run's kernels use every core): per group
+   the number of units, the largest and the total; W = the total work, L = the largest unit (the
+   critical path: units are independent), S = the serial part (process and cluster start,
+   judging, figures and files), that run's wall time minus W. A projection to P workers: the
+   makespan of any greedy assignment of independent tasks lies between max(W / P, L) and
+   W / P + L (Graham 1969), plus S.
 3. Dask's overhead per task: ``--tasks`` tasks of no work (``abs(0)``) through ``processes:2``,
    submitted at once (throughput: wall / tasks, the scheduler's cost per task) and one at a time
    (latency: the round trip). A unit of u seconds keeps a worker busy u / (u + overhead) of the
    time; the smallest unit worth a task is about 10 x the overhead (90 %).
 
 The machine's load average is printed before and after: on a shared 2-core machine a neighbour's
-load changes every wall time here.
+load changes every wall time here; a package source edited during the run changes the numbers
+(reported).
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mla_numeric.execution import Cluster, Local
+from mla_numeric.execution import Cluster, Local, source_digest
 
 
 def run(args: list, cwd: str) -> float:
@@ -66,8 +69,8 @@ def walls(schedulers: list, size: list, sweep: list, cwd: str) -> dict:
                                                      "--scheduler", scheduler], cwd)
     for prefix, name in (("report", "summary.json"), ("sweep", "sweep.json")):
         reference = comparable(Path(cwd, f"{prefix}-{schedulers[0]}", name))
-        same = all(comparable(Path(cwd, f"{prefix}-{s}", name)) == reference for s in schedulers)
-        print(f"same numbers in {name} on every scheduler: {'yes' if same else 'NO'}")
+        other = [s for s in schedulers if comparable(Path(cwd, f"{prefix}-{s}", name)) != reference]
+        print(f"same numbers in {name} on every scheduler: {'yes' if not other else 'NO: ' + ', '.join(other)}")
     return times
 
 
@@ -89,7 +92,8 @@ def overhead(tasks: int) -> tuple:
 
 def units(summary: dict, wall: float) -> tuple:
     """Print the unit sizes of a run; (W, L, S)."""
-    print(f"\n{'group':<15}{'units':>6}{'largest s':>11}{'total s':>9}")
+    print(f"\nunits of the {summary['configuration']['scheduler']} run:")
+    print(f"{'group':<15}{'units':>6}{'largest s':>11}{'total s':>9}")
     for group, seconds in summary["unit_seconds"].items():
         print(f"{group:<15}{len(seconds):>6}{max(seconds):>11.2f}{sum(seconds):>9.1f}")
     work = sum(sum(seconds) for seconds in summary["unit_seconds"].values())
@@ -107,11 +111,16 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=400, help="no-op tasks for the overhead (default 400)")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} cores")
+    sources = source_digest()
     with tempfile.TemporaryDirectory() as cwd:
         sweep = [args.sweep] + ([] if args.sweep_size == "default" else [f"--{args.sweep_size}"])
         times = walls(args.schedulers, ["--quick"] if args.quick else [], sweep, cwd)
-        summary = json.loads(Path(cwd, f"report-{args.schedulers[0]}", "summary.json").read_text())
-        work, largest, serial = units(summary, times["mla-check"][args.schedulers[0]])
+        single = "processes:1" if "processes:1" in args.schedulers else args.schedulers[0]
+        summary = json.loads(Path(cwd, f"report-{single}", "summary.json").read_text())
+        work, largest, serial = units(summary, times["mla-check"][single])
+    source_digest.cache_clear()
+    if source_digest() != sources:
+        print("the package's sources changed during the benchmark: the runs may differ for that reason")
     print(f"\n{'job':<14}" + "".join(f"{s:>16}" for s in args.schedulers))
     for job, seconds in times.items():
         base = seconds[args.schedulers[0]]
