@@ -3,12 +3,13 @@
     python benchmarks/bench_distributed.py [--quick] [--sweep C2] [--sweep-size full]
                                            [--schedulers local processes:1 processes:2] [--tasks 400]
 
-1. Wall time, as a user sees it: ``mla-check --no-cache`` (the default size, or ``--quick``) and
-   ``mla-check sweep CLAIM --no-cache`` (its default grid), each in a fresh process, once per
-   scheduler, with the speed-up over ``local``; the sweep at ``--sweep-size`` (default full: about a
-   minute on 2 cores, enough work for the cluster's start to pay). The numba cache is warm for all (the first run
-   fills it). Each run's summary.json and sweep.json must equal the local run's (timings, created
-   and the scheduler aside): printed as "same numbers".
+1. Wall time, as a user sees it, and CPU time (the process and its workers) of
+   ``mla-check --no-cache`` (the default size, or ``--quick``) and ``mla-check sweep CLAIM
+   --no-cache`` (its default grid, at ``--sweep-size``, default full: about a minute on 2 cores,
+   enough work for the cluster's start to pay), each in a fresh process, once per scheduler, with
+   the speed-up over ``local`` and the cores used (CPU time / wall time: what the neighbours left).
+   The numba cache is warm for all (a first run fills it). Each run's summary.json and sweep.json
+   must equal the local run's (timings, created and the scheduler aside): "same numbers".
 2. Unit sizes, from the ``processes:1`` run's ``unit_seconds`` (one single-threaded worker: the
    units as a cluster's workers run them, where the local run's kernels use every core): per group
    the number of units, the largest and the total; W = the total work, L = the largest unit (the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,13 +41,17 @@ from pathlib import Path
 from mla_numeric.execution import Cluster, Local, source_digest
 
 
-def run(args: list, cwd: str) -> float:
-    """Wall seconds of ``mla-check args`` in a fresh process (exit status 0 or 1: a check may fail)."""
+def run(args: list, cwd: str) -> tuple:
+    """(wall seconds, CPU seconds) of ``mla-check args`` in a fresh process, its workers included
+    (exit status 0 or 1: a check may fail)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mla_numeric.cli", *args], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"mla-check {' '.join(args)} failed:\n{done.stderr}")
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def comparable(path: Path) -> dict:
@@ -117,14 +123,16 @@ def main() -> None:
         times = walls(args.schedulers, ["--quick"] if args.quick else [], sweep, cwd)
         single = "processes:1" if "processes:1" in args.schedulers else args.schedulers[0]
         summary = json.loads(Path(cwd, f"report-{single}", "summary.json").read_text())
-        work, largest, serial = units(summary, times["mla-check"][single])
+        work, largest, serial = units(summary, times["mla-check"][single][0])
     source_digest.cache_clear()
     if source_digest() != sources:
         print("the package's sources changed during the benchmark: the runs may differ for that reason")
-    print(f"\n{'job':<14}" + "".join(f"{s:>16}" for s in args.schedulers))
+    print(f"\nwall time, speed-up over {args.schedulers[0]}, CPU time / wall time (cores used)")
+    print(f"{'job':<14}" + "".join(f"{s:>24}" for s in args.schedulers))
     for job, seconds in times.items():
-        base = seconds[args.schedulers[0]]
-        print(f"{job:<14}" + "".join(f"{seconds[s]:>8.1f} s {base / seconds[s]:>4.2f}x" for s in args.schedulers))
+        base = seconds[args.schedulers[0]][0]
+        print(f"{job:<14}" + "".join(f"{wall:>8.1f} s {base / wall:>5.2f}x {cpu / wall:>5.2f} cores"
+                                     for wall, cpu in (seconds[s] for s in args.schedulers)))
     throughput, latency, local = overhead(args.tasks)
     print(f"\noverhead per task on processes:2: {1e3 * throughput:.2f} ms submitted at once, "
           f"{1e3 * latency:.2f} ms one at a time (local: {1e6 * local:.1f} us)")
