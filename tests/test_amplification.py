@@ -16,21 +16,13 @@ from mla_numeric.checks.amplification import (
 from mla_numeric.checks.registry import group
 from mla_numeric.checks.valley_drift import check_drift_ratio
 from mla_numeric.cli import main
-from mla_numeric.report import write_artifacts
 from mla_numeric.symbolic import full_batch_coefficient, reshuffled_coefficients
 
 
-def _run_and_write(checked, out):
-    """The group's quick run, its files written into ``out``; its CheckResult objects."""
-    data, results = checked.run(checked.preset("quick"))
-    write_artifacts(out, checked.artifacts(data, results), results)
-    return results
-
-
 @pytest.fixture(scope="module")
-def amplification_checks(tmp_path_factory):
+def amplification_checks(tmp_path_factory, quick_group_run):
     out = tmp_path_factory.mktemp("amplification")
-    return out, _run_and_write(group("amplification"), out)
+    return out, quick_group_run("amplification", out)
 
 
 def test_compiled_coefficients_equal_the_symbolic_derivation():

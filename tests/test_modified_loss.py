@@ -13,22 +13,13 @@ import pytest
 
 from mla_numeric.checks.modified_flow import default_lrs, order_of_accuracy
 from mla_numeric.checks.modified_loss import RESOLUTION, check_order, order_run, order_verdict, starting_point
-from mla_numeric.checks.registry import group
 from mla_numeric.objectives import robust_regression, valley
-from mla_numeric.report import write_artifacts
-
-
-def _run_and_write(checked, out):
-    """The group's quick run, its files written into ``out``; its CheckResult objects."""
-    data, results = checked.run(checked.preset("quick"))
-    write_artifacts(out, checked.artifacts(data, results), results)
-    return results
 
 
 @pytest.fixture(scope="module")
-def order_checks(tmp_path_factory):
+def order_checks(tmp_path_factory, quick_group_run):
     out = tmp_path_factory.mktemp("modified-loss")
-    return out, _run_and_write(group("modified-loss"), out)
+    return out, quick_group_run("modified-loss", out)
 
 
 def test_order_checks_hold_with_figures_and_data(order_checks):
