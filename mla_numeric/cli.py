@@ -9,15 +9,18 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 
 from . import objectives, report, sweep
+from ._typing import JSON
 from ._version import __version__
 from .checks import registry
 from .checks.result import verdict_row
-from .engine import simulate
+from .engine import SimulationResult, Summary, simulate
 from .execution import SchedulerError, check_scheduler
 from .oracles import ORACLES, Oracle, make_oracle
 from .spec import MLA, check_positive, parse_layers
@@ -34,14 +37,14 @@ class RunFailed(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
 # Options accepted before or after the subcommand, with the same meaning: (flags, dest, keywords).
 # Each is parsed into dest at the subcommand's level and into "top_" + dest before it; merge_options
 # joins the two and refuses one that does not apply to the chosen command.
-GLOBAL_OPTIONS = (
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
     (("--quick",), "size", {"action": "store_const", "const": "quick", "help": "a smoke-test size"}),
     (("--full",), "size", {"action": "store_const", "const": "full",
                            "help": "publication-size sweeps (see each check's --help)"}),
@@ -68,18 +71,18 @@ APPLIES = {None: CHECK_OPTIONS | {"no_cache", "cache_dir"}, "sweep": CHECK_OPTIO
            "nqm-variance": {"json"}}  # every check group: CHECK_OPTIONS
 
 
-def _add_global_options(parser, prefix: str = "") -> None:
+def _add_global_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     sizes = parser.add_mutually_exclusive_group()
     for flags, dest, keywords in GLOBAL_OPTIONS:
         target = sizes if dest == "size" else parser
         target.add_argument(*flags, dest=prefix + dest, default=argparse.SUPPRESS, **keywords)
 
 
-def merge_options(args) -> argparse.Namespace:
+def merge_options(args: argparse.Namespace) -> argparse.Namespace:
     """Join the global options given before and after the subcommand; refuse one given twice with
     two values or one that does not apply to the command; fill in the defaults."""
     applies = APPLIES.get(args.command, CHECK_OPTIONS)
-    names: dict = {}
+    names: dict[str, tuple[str, ...]] = {}
     for flags, dest, _ in GLOBAL_OPTIONS:
         names[dest] = names.get(dest, ()) + flags
     for dest, flags in names.items():
@@ -181,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 GROWTH = 100.0  # a mean loss this many times its start (plus 1) is flagged as unstable
 
 
-def run_simulation(args):
+def run_simulation(args: argparse.Namespace) -> SimulationResult:
     if args.seeds is not None and args.replicates is not None:
         raise UsageError("--seeds is the old name of --replicates; give --replicates only")
     if args.seeds is not None:
@@ -214,7 +217,7 @@ def run_simulation(args):
     return result
 
 
-def print_summary(result) -> None:
+def print_summary(result: SimulationResult) -> None:
     config = result.config
     T = config["T"]
     grad, loss = result.grad_norm_sq, result.loss
@@ -230,19 +233,19 @@ def print_summary(result) -> None:
           f"diverged: {len(result.diverged)} of {len(result.replicates)}")
 
 
-def _error(summary, t) -> str:
+def _error(summary: Summary, t: int) -> str:
     """The standard error at t, shown as 0 where it is rounding noise (identical replicates)."""
     stderr = summary.stderr[t]
     return "0" if stderr <= 1e-12 * abs(summary.mean[t]) else f"{stderr:.2g}"
 
 
-def run_derive(args) -> dict:
+def run_derive(args: argparse.Namespace) -> JSON:
     layers = MLA(parse_layers(args.layers)).layers
     return derivation(layers, check_positive("--cycles-per-epoch", args.cycles_per_epoch, integer=True),
                       expression=args.expression)
 
 
-def print_derivation(result) -> None:
+def print_derivation(result: JSON) -> None:
     print(f"layers {result['layers']}: K = {result['K']}, P = {result['P']['expr']}, "
           f"D = {result['pair_weight_sum']['expr']}")
     print(f"full batch:  lambda / eta = {result['full_batch']['lambda_over_eta']['expr']}")
@@ -262,14 +265,14 @@ def print_derivation(result) -> None:
               f"the expression is long: pass --expression to print it")
 
 
-def run_nqm_variance(args) -> dict:
+def run_nqm_variance(args: argparse.Namespace) -> JSON:
     layers = MLA(parse_layers(args.layers), args.lr).layers
     check_positive("--curvature", args.curvature)
     check_positive("--noise", args.noise)
     return nqm_variance(layers, args.lr, args.curvature, args.noise)
 
 
-def run_group(args) -> list:
+def run_group(args: argparse.Namespace) -> list[JSON]:
     """One check group alone, its files into --out; the group's options override its preset."""
     checked = registry.group(args.command)
     missing = checked.missing()
@@ -286,7 +289,7 @@ def run_group(args) -> list:
     return report.run_group_folder(checked, out, preset, args.seed, force=args.force, scheduler=args.scheduler)
 
 
-def print_checks(checks) -> None:
+def print_checks(checks: Sequence[JSON]) -> None:
     """The verdict table of one check group (dictionaries), and the folder of its figures and data."""
     print_table(checks)
     folders = sorted({str(Path(path).parent) for check in checks for path in check["figures"]})
@@ -297,7 +300,7 @@ TABLE_WIDTH = 100
 TABLE_COLUMNS = ("claim", "setting", "predicted", "measured", "interval", "verdict", "control")
 
 
-def print_table(checks: list, columns=TABLE_COLUMNS, width: int = TABLE_WIDTH) -> None:
+def print_table(checks: Iterable[JSON], columns: Sequence[str] = TABLE_COLUMNS, width: int = TABLE_WIDTH) -> None:
     """One row per check (dictionaries), columns aligned, within ``width`` characters: the setting
     is cut (with "~") where the row would be wider; report.md has the whole table."""
     rows = [verdict_row(check) for check in checks]
@@ -314,12 +317,12 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "~"
 
 
-def _warn_once(caught) -> None:
+def _warn_once(caught: Iterable[warnings.WarningMessage]) -> None:
     for message in dict.fromkeys(str(warning.message) for warning in caught):  # each once, one line
         print(f"mla-check: warning: {message}", file=sys.stderr)
 
 
-def run_report(args) -> dict:
+def run_report(args: argparse.Namespace) -> JSON:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed,
@@ -329,7 +332,7 @@ def run_report(args) -> dict:
     return summary
 
 
-def run_sweep(args) -> dict:
+def run_sweep(args: argparse.Namespace) -> JSON:
     """The sweep of a claim: its axes' values from the options (the others' refused), its folder."""
     plan = sweep.sweep_of(args.target)
     mine = {axis.name for axis in plan.axes}
@@ -353,9 +356,9 @@ def run_sweep(args) -> dict:
     return result
 
 
-def print_sweep(result: dict) -> None:
+def print_sweep(result: JSON) -> None:
     """A tally of the verdicts and where the table and heatmaps are."""
-    counts: dict = {}
+    counts: dict[str, int] = {}
     for row in result["rows"]:
         counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
     print(f"{result['claim']} over {len(result['rows'])} points ({', '.join(result['axes'])}): "
@@ -364,7 +367,7 @@ def print_sweep(result: dict) -> None:
     print(f"sweep: {result['out']}/sweep.csv, sweep.json, heatmaps sweep_*.png{cached}")
 
 
-def print_report(summary: dict) -> None:
+def print_report(summary: JSON) -> None:
     """The verdict table of every check, a tally per claim, and where the report is."""
     print_table(summary["checks"])
     print()
@@ -378,7 +381,9 @@ def print_report(summary: dict) -> None:
     print(f"report: {summary['configuration']['out']}/report.md, summary.json{cached}")
 
 
-COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check and the report
+# A command: (run, print its result, its result as JSON); the result's type is the command's own.
+Command: TypeAlias = tuple[Callable[[argparse.Namespace], Any], Callable[[Any], None], Callable[[Any], Any]]
+COMMANDS: dict[str | None, Command] = {  # name: its command; None: every claim check and the report
     None: (run_report, print_report, lambda summary: summary),
     "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
     "derive": (run_derive, print_derivation, lambda result: result),
@@ -389,10 +394,10 @@ COMMANDS = {  # name: (run, print a summary, JSON form); None: every claim check
                                      else f"variance {r['variance']:.6g}; {r['note']}"),
                      lambda result: result),
 }
-GROUP_COMMAND = (run_group, print_checks, lambda results: results)  # every check group of the registry
+GROUP_COMMAND: Command = (run_group, print_checks, lambda results: results)  # every check group of the registry
 
 
-def main(argv=None) -> int:
+def main(argv: Iterable[str] | None = None) -> int:
     try:
         args = merge_options(build_parser().parse_args(sys.argv[1:] if argv is None else list(argv)))
         run, summarise, as_json = COMMANDS.get(args.command, GROUP_COMMAND)

@@ -35,16 +35,25 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 __all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest"]
 
 RETRIES = 1  # a task that raises is run once more; a second exception fails its batch
 _PROCESSES = re.compile(r"processes:([1-9][0-9]*)")
 _ADDRESS = re.compile(r"tcp://[^\s:/]+:[0-9]+")
+
+Task: TypeAlias = tuple[Callable[[Any], Any], Any]  # (function, argument): its result is function(argument)
+Batch: TypeAlias = Sequence[Task]  # tasks whose results are used together
+_Argument = TypeVar("_Argument")
+_Result = TypeVar("_Result")
 
 
 class SchedulerError(RuntimeError):
@@ -56,8 +65,8 @@ class Outcome:
     """One batch: its index, and either its results (task order) with each task's seconds, or the error."""
 
     index: int
-    results: list | None = None
-    seconds: list | None = None
+    results: list[Any] | None = None
+    seconds: list[float] | None = None
     error: BaseException | None = None
 
 
@@ -79,12 +88,13 @@ def check_scheduler(scheduler: str) -> str:
     raise ValueError(f"--scheduler must be local, processes:N (N >= 1) or tcp://HOST:PORT, got {scheduler!r}")
 
 
-def executor(scheduler: str = "local"):
+def executor(scheduler: str = "local") -> Local | Cluster:
     """The executor of ``scheduler`` (see the module docstring), to use as a context manager."""
     return Local() if check_scheduler(scheduler) == "local" else Cluster(scheduler)
 
 
-def _timed(function, argument, threads: int | None = None) -> tuple:
+def _timed(function: Callable[[_Argument], _Result], argument: _Argument,
+           threads: int | None = None) -> tuple[_Result, float]:
     """(function(argument), seconds it took), where the task runs; on ``threads`` numba threads if given."""
     if threads is not None:
         import numba
@@ -99,7 +109,8 @@ class _Bar:
     """A progress bar that advances by each batch's weight / its number of tasks per completed task
     (weights: the batches' expected costs; default one per task)."""
 
-    def __init__(self, batches: list, weights, progress: bool | None, desc: str):
+    def __init__(self, batches: Sequence[Batch], weights: Sequence[float] | None, progress: bool | None,
+                 desc: str) -> None:
         from tqdm import tqdm
 
         weights = [len(tasks) for tasks in batches] if weights is None else weights
@@ -110,10 +121,10 @@ class _Bar:
     def done(self, index: int, tasks: int = 1) -> None:
         self.tqdm.update(self.steps[index] * tasks)
 
-    def __enter__(self):
+    def __enter__(self) -> _Bar:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.tqdm.close()
 
 
@@ -122,13 +133,14 @@ class Local:
 
     scheduler = "local"
 
-    def __enter__(self):
+    def __enter__(self) -> Local:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
-    def run(self, batches: list, progress: bool | None = None, desc: str = "mla-check", weights=None):
+    def run(self, batches: Sequence[Batch], progress: bool | None = None, desc: str = "mla-check",
+            weights: Sequence[float] | None = None) -> Iterator[Outcome]:
         """Yield an ``Outcome`` per batch, in order (see the module docstring); ``weights``: the
         batches' expected costs, for the progress bar."""
         with _Bar(batches, weights, progress, desc) as bar:
@@ -156,16 +168,16 @@ class Cluster:
     (or disconnected from) on leaving the ``with`` block.
     """
 
-    def __init__(self, scheduler: str):
+    def __init__(self, scheduler: str) -> None:
         self.scheduler = check_scheduler(scheduler)
         self._client: Any = None
         self._cluster: Any = None
-        self._futures: list = []
+        self._futures: list[Future] = []
 
-    def __enter__(self):
+    def __enter__(self) -> Cluster:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         if self._client is not None:
             self._client.cancel(self._futures)  # e.g. Ctrl-C while a finished group was being written
             self._client.close()
@@ -174,7 +186,7 @@ class Cluster:
         self._client = self._cluster = None
         return False
 
-    def client(self):
+    def client(self) -> Client:
         """The connected ``distributed.Client``, started on first use."""
         if self._client is None:
             try:
@@ -206,7 +218,8 @@ class Cluster:
             raise SchedulerError(f"{len(other)} worker(s) of {self.scheduler} run other mla-numeric sources "
                                  f"(first: {other[0]}); install the same version on every worker")
 
-    def run(self, batches: list, progress: bool | None = None, desc: str = "mla-check", weights=None):
+    def run(self, batches: Sequence[Batch], progress: bool | None = None, desc: str = "mla-check",
+            weights: Sequence[float] | None = None) -> Iterator[Outcome]:
         """Yield an ``Outcome`` per batch as its last task completes (see the module docstring)."""
         if not any(batches):  # nothing to compute: no cluster to start
             yield from Local().run(batches, progress, desc, weights)
@@ -214,8 +227,8 @@ class Cluster:
         client = self.client()
         from distributed import as_completed
 
-        where: dict = {}
-        futures: list = []
+        where: dict[str, tuple[int, int]] = {}  # a future's key: (its batch, its task in the batch)
+        futures: list[Future] = []
         self._futures = futures  # cancelled on leaving the with block, however it is left
         threads = None if self._cluster is None else 1  # numba's, in a LocalCluster's workers
         for index, tasks in enumerate(batches):

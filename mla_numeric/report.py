@@ -26,8 +26,11 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from ._typing import JSON, StrPath
 from ._version import __version__
 from .checks import registry
 from .checks.group import SIZES, CheckGroup, Document, Figure, Table
@@ -42,7 +45,8 @@ __all__ = ["run_all", "run_group", "run_group_folder", "write_group", "write_art
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
 
-def write_artifacts(folder, files: list, results: list, prefix: str | None = None) -> list:
+def write_artifacts(folder: StrPath, files: Iterable[Figure | Table | Document], results: Iterable[CheckResult],
+                    prefix: str | None = None) -> list[JSON]:
     """Write a group's figures, tables and documents into ``folder``; the results as dictionaries,
     their file names prefixed with ``prefix`` (default: the folder's name, as in a report)."""
     folder = Path(folder)
@@ -60,7 +64,7 @@ def write_artifacts(folder, files: list, results: list, prefix: str | None = Non
     return [result.to_dict(prefix) for result in results]
 
 
-def _plain_results(value, folder: str):
+def _plain_results(value: object, folder: str) -> object:
     """``value`` with every CheckResult replaced by its dictionary."""
     if isinstance(value, CheckResult):
         return value.to_dict(folder)
@@ -71,26 +75,27 @@ def _plain_results(value, folder: str):
     return value
 
 
-def write_group(checked: CheckGroup, folder, data, prefix: str | None = None) -> list:
+def write_group(checked: CheckGroup, folder: StrPath, data: Any, prefix: str | None = None) -> list[JSON]:
     """Judge a group's data and write its files into ``folder``; its results as dictionaries (file
     names prefixed as in ``write_artifacts``)."""
     results = checked.judge(data)
     return write_artifacts(folder, checked.artifacts(data, results), results, prefix)
 
 
-def run_group(checked: CheckGroup, folder, preset, seed: int = 0, progress: bool | None = None,
-              prefix: str | None = None, scheduler: str = "local") -> list:
+def run_group(checked: CheckGroup, folder: StrPath, preset: Any, seed: int = 0, progress: bool | None = None,
+              prefix: str | None = None, scheduler: str = "local") -> list[JSON]:
     """Measure (the group's units, run by ``scheduler``), judge and write one group into ``folder``;
     its results as dictionaries (file names prefixed as in ``write_artifacts``)."""
     with executor(scheduler) as running:
         [outcome] = list(running.run([checked.tasks(preset, seed)], progress, checked.name))
     if outcome.error is not None:
         raise outcome.error
+    assert outcome.results is not None  # an outcome without an error has its results
     return write_group(checked, folder, checked.join(preset, seed, outcome.results), prefix)
 
 
-def run_group_folder(checked: CheckGroup, out, preset, seed: int = 0, progress: bool | None = None,
-                     force: bool = False, scheduler: str = "local") -> list:
+def run_group_folder(checked: CheckGroup, out: StrPath, preset: Any, seed: int = 0, progress: bool | None = None,
+                     force: bool = False, scheduler: str = "local") -> list[JSON]:
     """``run_group`` into a new output folder ``out``, published whole (see ``folders``)."""
     out = check_output_folder(out, force)
     build = building(out)
@@ -117,16 +122,17 @@ def cache_key(group: str, size: str, seed: int) -> str:
     return hashlib.sha256(configuration.encode()).hexdigest()[:20]
 
 
-def _cached(group: str, build: Path, size: str, seed: int, cache_dir: Path | None) -> list | None:
+def _cached(group: str, build: Path, size: str, seed: int, cache_dir: Path | None) -> list[JSON] | None:
     """The group's cached check dictionaries, its files copied into build / group; None if not cached."""
     cached = cache_dir / cache_key(group, size, seed) if cache_dir is not None else None
     if cached is None or not (cached / "results.json").exists():
         return None
     shutil.copytree(cached / "files", build / group)
-    return json.loads((cached / "results.json").read_text())
+    results: list[JSON] = json.loads((cached / "results.json").read_text())
+    return results
 
 
-def _store(cached: Path, folder: Path, results: list) -> None:
+def _store(cached: Path, folder: Path, results: list[JSON]) -> None:
     """Publish a group's files and results under ``cached`` by one rename; a cache that cannot be
     written costs a warning, never the results."""
     staging = None
@@ -158,9 +164,9 @@ def check_size_and_seed(size: str, seed: int) -> None:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
 
 
-def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None, cache_dir=None,
-            use_cache: bool = True, progress: bool | None = None, force: bool = False,
-            scheduler: str = "local") -> dict:
+def run_all(out: StrPath = "mla-report", size: str = "default", seed: int = 0, groups: Iterable[str] | None = None,
+            cache_dir: StrPath | None = None, use_cache: bool = True, progress: bool | None = None,
+            force: bool = False, scheduler: str = "local") -> JSON:
     """Run every check group (or ``groups``), write the report folder ``out`` and return its summary.
 
     The groups that are not cached run together: their units go to the executor of ``scheduler``
@@ -205,6 +211,7 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
                 try:
                     if outcome.error is not None:
                         raise outcome.error
+                    assert outcome.results is not None and outcome.seconds is not None  # no error: both given
                     data = known[group].join(presets[group], seed, outcome.results)
                     results[group] = write_group(known[group], build / group, data)
                 except (KeyboardInterrupt, MemoryError):
@@ -240,16 +247,16 @@ def run_all(out="mla-report", size: str = "default", seed: int = 0, groups=None,
     return summary
 
 
-def tally(checks) -> dict:
+def tally(checks: Iterable[JSON]) -> dict[str, dict[str, int]]:
     """{claim: {verdict: count}} in claim order."""
-    counts: dict = {}
+    counts: dict[str, dict[str, int]] = {}
     for check in sorted(checks, key=lambda c: c["claim"]):
         verdicts = counts.setdefault(check["claim"], {})
         verdicts[check["verdict"]] = verdicts.get(check["verdict"], 0) + 1
     return counts
 
 
-def report_markdown(summary: dict) -> str:
+def report_markdown(summary: JSON) -> str:
     """report.md: the tally, one section per claim (paragraph, figures, table of its rows)."""
     lines = [f"# mla-check report ({summary['size']} size, seed {summary['seed']})", "",
              f"mla-numeric {summary['version']}, {summary['created']}. Timings (s): "
@@ -280,7 +287,7 @@ def report_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def claim_table(checks) -> str:
+def claim_table(checks: Sequence[JSON]) -> str:
     """A Markdown table of checks (their dictionaries): setting, predicted, measured, interval,
     verdict, figure."""
     lines = ["| source | setting | predicted | measured | interval | verdict | control | resolution | figure |",

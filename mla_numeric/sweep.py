@@ -34,11 +34,12 @@ import itertools
 import json
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ._typing import JSON, StrPath
 from ._version import __version__
 from .checks import rate
 from .checks.amplification import COEFFICIENTS, FRAMINGS, check_amplification, pair_name
@@ -57,11 +58,15 @@ class PointFailed(RuntimeError):
     """A grid point whose check raised (twice, on a cluster): one line naming the point."""
 
 
-def numbers(kind: type, valid: Callable = lambda value: True, rule: str = "") -> Callable:
+_Number = TypeVar("_Number", int, float)
+
+
+def numbers(kind: type[_Number], valid: Callable[[_Number], bool] = lambda value: True,
+            rule: str = "") -> Callable[[Sequence[str]], tuple[_Number, ...]]:
     """Parse command-line tokens into numbers of ``kind`` ("0.25,0.5" "1" or, for integers, "2..8"),
     each ``valid`` (else ValueError: ``rule``)."""
-    def parse(tokens) -> tuple:
-        values = []
+    def parse(tokens: Sequence[str]) -> tuple[_Number, ...]:
+        values: list[_Number] = []
         for item in ",".join(tokens).split(","):
             low, dots, high = item.partition("..")
             try:
@@ -76,9 +81,9 @@ def numbers(kind: type, valid: Callable = lambda value: True, rule: str = "") ->
     return parse
 
 
-def choices(options) -> Callable:
+def choices(options: Collection[str]) -> Callable[[Sequence[str]], tuple[str, ...]]:
     """Parse command-line tokens into names of ``options`` ("a,b" or "a b")."""
-    def parse(tokens) -> tuple:
+    def parse(tokens: Sequence[str]) -> tuple[str, ...]:
         values = tuple(",".join(tokens).split(","))
         unknown = [value for value in values if value not in options]
         if unknown:
@@ -87,7 +92,7 @@ def choices(options) -> Callable:
     return parse
 
 
-def nestings(tokens) -> tuple:
+def nestings(tokens: Sequence[str]) -> tuple[str, ...]:
     """Parse command-line tokens, one nesting each ("sgd", "5:0.5,5:0.5"), into normalised specs."""
     return tuple(format_layers(MLA(parse_layers(token)).layers) for token in tokens)
 
@@ -100,8 +105,8 @@ class Axis:
     flag: str
     metavar: str
     help: str
-    default: tuple
-    parse: Callable
+    default: tuple[Any, ...]
+    parse: Callable[[Sequence[str]], tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,13 @@ class ClaimSweep:
 
     claim: str
     group: str
-    axes: tuple
-    check: Callable   # (point: {axis: value}, size, seed) -> CheckResult, run by a worker
-    value: Callable   # (the CheckResult's dictionary) -> the cell's value, or None
+    axes: tuple[Axis, ...]
+    check: Callable[[JSON, str, int], CheckResult]   # (point: {axis: value}, size, seed), run by a worker
+    value: Callable[[JSON], float | None]   # (the CheckResult's dictionary) -> the cell's value, or None
     value_label: str
 
 
-def amplification_point(point: dict, size: str, seed: int):
+def amplification_point(point: JSON, size: str, seed: int) -> CheckResult:
     """C5 at one point: the derived coefficients of n layers (k, alpha) against n - 1 (m = N k^n)."""
     depth, k = point["depth"], point["k"]
     return check_amplification(pair_name(depth), point["coefficient"], point["framing"], k, point["alpha"],
@@ -127,7 +132,7 @@ BOUND_TS = {"quick": (30, 100, 300), "default": (30, 100, 300, 1000), "full": (3
 BOUND_REPLICATES = {"quick": 8, "default": 16, "full": 64}
 
 
-def bound_point(point: dict, size: str, seed: int):
+def bound_point(point: JSON, size: str, seed: int) -> CheckResult:
     """C2 at one point: A(T) at the constant eta for each T of ``BOUND_TS[size]`` against the bound,
     or "inconclusive" without a run where the step condition fails."""
     objective = rate.default_objectives([point["objective"]])[0]
@@ -184,20 +189,20 @@ def sweep_of(target: str) -> ClaimSweep:
     return found[0]
 
 
-def grid(sweep: ClaimSweep, values: dict | None = None) -> list:
+def grid(sweep: ClaimSweep, values: Mapping[str, Sequence[Any]] | None = None) -> list[JSON]:
     """The points ({axis: value}) of the product of the axes' values (``values`` overrides defaults)."""
     chosen = [(values or {}).get(axis.name) or axis.default for axis in sweep.axes]
     return [dict(zip((axis.name for axis in sweep.axes), point, strict=True)) for point in itertools.product(*chosen)]
 
 
-def cache_key(claim: str, point: dict, size: str, seed: int) -> str:
+def cache_key(claim: str, point: JSON, size: str, seed: int) -> str:
     """Hash of the claim, the point, size, seed, package version and sources."""
     text = json.dumps({"claim": claim, "point": point, "size": size, "seed": seed, "version": __version__,
                        "source": source_digest()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def run_point(task: tuple) -> dict:
+def run_point(task: tuple[str, JSON, str, int]) -> JSON:
     """The row of one point: (claim, point, size, seed) -> the point and its CheckResult's fields."""
     claim, point, size, seed = task
     sweep = SWEEPS[claim]
@@ -207,17 +212,18 @@ def run_point(task: tuple) -> dict:
             "note": result["note"], "setting": result["setting"]}
 
 
-def _text(point: dict) -> str:
+def _text(point: JSON) -> str:
     return " ".join(f"{name}={value}" for name, value in point.items())
 
 
-def _cached(folder: Path | None, key: str) -> dict | None:
+def _cached(folder: Path | None, key: str) -> JSON | None:
     if folder is None or not (folder / f"{key}.json").exists():
         return None
-    return json.loads((folder / f"{key}.json").read_text())
+    row: JSON = json.loads((folder / f"{key}.json").read_text())
+    return row
 
 
-def _store(folder: Path, key: str, row: dict) -> bool:
+def _store(folder: Path, key: str, row: JSON) -> bool:
     """Cache one row; False (and a warning, once per sweep) when the folder cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -229,7 +235,7 @@ def _store(folder: Path, key: str, row: dict) -> bool:
         return False
 
 
-def _pairs(axes: dict) -> list:
+def _pairs(axes: Mapping[str, Sequence[Any]]) -> list[tuple[str, str]]:
     """The pairs of axes with more than one value; a lone such axis against the first other axis."""
     varied = [name for name, values in axes.items() if len(values) > 1]
     if len(varied) == 1:
@@ -237,9 +243,9 @@ def _pairs(axes: dict) -> list:
     return list(itertools.combinations(varied, 2))
 
 
-def run_sweep(target: str, values: dict | None = None, out=None, size: str = "default", seed: int = 0,
-              cache_dir=None, use_cache: bool = True, progress: bool | None = None, force: bool = False,
-              scheduler: str = "local") -> dict:
+def run_sweep(target: str, values: Mapping[str, Sequence[Any]] | None = None, out: StrPath | None = None,
+              size: str = "default", seed: int = 0, cache_dir: StrPath | None = None, use_cache: bool = True,
+              progress: bool | None = None, force: bool = False, scheduler: str = "local") -> JSON:
     """Sweep the claim ``target`` over the grid of ``values`` ({axis: values}; missing: the defaults),
     write the folder ``out`` (default mla-check-output/sweep-<claim>) and return the sweep's JSON:
     claim, size, seed, axes, value, rows (one per point, in grid order); plus, outside the file,
@@ -264,6 +270,7 @@ def run_sweep(target: str, values: dict | None = None, out=None, size: str = "de
                 if outcome.error is not None:
                     raise PointFailed(f"the {sweep.claim} check at {_text(points[index])} could not run: "
                                       f"{type(outcome.error).__name__}: {outcome.error}")
+                assert outcome.results is not None  # an outcome without an error has its results
                 rows[index] = outcome.results[0]
                 if folder is not None and not _store(folder, keys[index], rows[index]):
                     folder = None

@@ -52,12 +52,16 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 import sympy as sp
+from numpy.typing import ArrayLike, NDArray
 
+from .._typing import JSON, FloatArray, Layers
 from ..objectives import valley
 from ..spec import check_positive, format_layers
 from ..symbolic import ETA, N_CYCLES, Formula, reshuffled_coefficients
@@ -66,6 +70,7 @@ from .group import CheckGroup, Claim, Document, Figure, Table, Work
 from .result import CheckResult, Control, Resolution
 from .valley_drift import (
     DRIFT_RULE,
+    DriftSweep,
     check_drift,
     check_drift_ratio,
     drift_epochs,
@@ -90,6 +95,10 @@ PAIRS = {"LA/SGD": ("LA", "SGD"), "MLA/LA": ("MLA", "LA")}
 COEFFICIENTS = {"c_g": "gradient-norm term ||grad f||^2", "c_v": "minibatch-variance term V"}
 _POWER = {"same-lr": 0, "same-flow": -1, "same-calls": 1}  # ratio of c~ times P_deep^p / P_shallow^p
 _k, _alpha, _m = sp.symbols("k alpha m", positive=True)
+# ``amplification_map``: "k", "alpha" (the grid), "ratio", "c_deep", "c_shallow" (float arrays over it),
+# "amplifies" (a bool array) and "cycles" (an int)
+AmplificationMap: TypeAlias = dict[str, Any]
+Maps: TypeAlias = dict[str, dict[tuple[str, str, int], AmplificationMap]]  # framing -> {(pair, coefficient, N): map}
 
 
 def depth_of(name: str) -> int:
@@ -112,7 +121,7 @@ def pair_name(depth: int) -> str:
     return f"{nesting_name(depth)}/{nesting_name(depth - 1)}"
 
 
-def _pair_depths(pair: str) -> tuple:
+def _pair_depths(pair: str) -> tuple[int, int]:
     deep, _, shallow = pair.partition("/")
     depths = depth_of(deep), depth_of(shallow)
     if depths[0] != depths[1] + 1:
@@ -121,17 +130,17 @@ def _pair_depths(pair: str) -> tuple:
 
 
 @cache
-def _derived(layers_count: int) -> tuple:
+def _derived(layers_count: int) -> tuple[Formula, Formula, Formula]:
     """(c~_g, c~_v, P) of the optimizer with ``layers_count`` layers (k, alpha) as formulas in k,
     alpha and m = N K."""
     layers = [(_k, _alpha)] * layers_count
     K = sp.Mul(*[k for k, _ in layers])
     c_g, c_v = reshuffled_coefficients(layers, N_CYCLES)
-    scaled = [Formula(sp.simplify((c.expr / ETA).subs(N_CYCLES, _m / K))) for c in (c_g, c_v)]
-    return (*scaled, Formula(sp.Mul(*[alpha for _, alpha in layers])))
+    scaled_g, scaled_v = (Formula(sp.simplify((c.expr / ETA).subs(N_CYCLES, _m / K))) for c in (c_g, c_v))
+    return scaled_g, scaled_v, Formula(sp.Mul(*[alpha for _, alpha in layers]))
 
 
-def coefficients(name: str, k, alpha, m) -> dict:
+def coefficients(name: str, k: ArrayLike, alpha: ArrayLike, m: ArrayLike) -> dict[str, FloatArray]:
     """c~_g, c~_v (coefficients over eta) and P for ``name`` in SGD, LA, MLA, MLA-n, with each layer
     (k, alpha) and m minibatches an epoch (arrays broadcast). c~_v is NaN at m = 1 (V = 0)."""
     layers_count = depth_of(name)
@@ -142,7 +151,8 @@ def coefficients(name: str, k, alpha, m) -> dict:
     return {"c_g": c_g, "c_v": np.where(m > 1, c_v, np.nan), "P": P}
 
 
-def framed_ratio(pair: str, coefficient: str, framing: str, k, alpha, m):
+def framed_ratio(pair: str, coefficient: str, framing: str, k: ArrayLike, alpha: ArrayLike, m: ArrayLike
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(ratio, c_deep, c_shallow): the deeper optimizer's coefficient against the shallower one's
     under ``framing``, each scaled to that framing (c~ P^p, p = 0, -1, +1). ``pair``: one of PAIRS,
     or any "deeper/shallower" pair of names (``pair_name(depth)``)."""
@@ -168,14 +178,14 @@ C5 = Claim("C5", "Amplification of the implicit regularization",
            f"prediction: {DRIFT_RULE}")
 
 
-def amplifies(c_deep, c_shallow):
+def amplifies(c_deep: FloatArray | float, c_shallow: FloatArray | float) -> NDArray[np.bool_] | np.bool_:
     """The claim at a point: the deeper coefficient is positive and above the shallower one (by more
     than rounding)."""
     return (c_deep > 0) & (c_deep > c_shallow + AMPLIFICATION_TOLERANCE * np.abs(c_shallow))
 
 
-def amplification_map(pair: str, coefficient: str, framing: str, ks=range(1, 21),
-                      alphas=None, cycles: int = 1) -> dict:
+def amplification_map(pair: str, coefficient: str, framing: str, ks: ArrayLike = range(1, 21),
+                      alphas: ArrayLike | None = None, cycles: int = 1) -> AmplificationMap:
     """Ratio, coefficients and verdicts over the grid k x alpha, with ``cycles`` top-level cycles
     of the deeper optimizer per epoch (m = cycles k^depth; the shallower one sees the same m)."""
     cycles = check_positive("cycles", cycles, integer=True)
@@ -192,7 +202,8 @@ def amplification_map(pair: str, coefficient: str, framing: str, ks=range(1, 21)
 PAPER_CONFIGURATIONS = ((5, 0.5), (10, 0.5), (5, 0.8), (2, 0.5))  # (k, alpha) per layer
 
 
-def paper_table(configurations=PAPER_CONFIGURATIONS, cycles=(1, 2, 10)) -> list:
+def paper_table(configurations: Iterable[tuple[int, float]] = PAPER_CONFIGURATIONS,
+                cycles: Sequence[int] = (1, 2, 10)) -> list[JSON]:
     """One row per (k, alpha, N, pair, coefficient, framing): ratio, both coefficients, verdict."""
     rows = []
     for k, alpha in configurations:
@@ -210,7 +221,7 @@ def paper_table(configurations=PAPER_CONFIGURATIONS, cycles=(1, 2, 10)) -> list:
 
 
 def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha: float, m: int,
-                        measured: tuple | None = None) -> CheckResult:
+                        measured: tuple[float, float, float] | None = None) -> CheckResult:
     """The claim at (k, alpha, m) under ``framing``, from the derived coefficients and, for c_v,
     from ``measured`` = (ratio, stderr, z): the valley drift ratio deep / shallow at the same inner
     eta (``valley_drift.drift_ratio``) and the interval's quantile.
@@ -275,11 +286,11 @@ MAP_CYCLES = (1, 10)
 class AmplificationPreset:
     """The valley drift's etas and replicates; the valley's m, the layer and the maps' N."""
 
-    lrs: tuple
+    lrs: tuple[float, ...]
     replicates: int
     m: int = VALLEY_M
-    layer: tuple = PAPER_LAYER
-    map_cycles: tuple = MAP_CYCLES
+    layer: tuple[int, float] = PAPER_LAYER
+    map_cycles: tuple[int, ...] = MAP_CYCLES
 
 
 PRESETS = {
@@ -289,11 +300,11 @@ PRESETS = {
 }
 
 
-def _nestings(preset: AmplificationPreset) -> tuple:
+def _nestings(preset: AmplificationPreset) -> tuple[tuple[str, Layers], ...]:
     return ("SGD", ()), ("LA", (preset.layer,)), ("MLA", (preset.layer, preset.layer))
 
 
-def drift_sweeps(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> dict:
+def drift_sweeps(preset: AmplificationPreset, seed: int = 0, progress: bool | None = None) -> dict[str, DriftSweep]:
     """The valley drift y(eta) of SGD, Lookahead (k, alpha) and MLA (k, alpha), (k, alpha)."""
     objective = valley(2, 0, m=preset.m)
     return {name: drift_sweep(objective, name, layers, preset.lrs, preset.replicates, seed=run_seed(seed, index),
@@ -301,7 +312,7 @@ def drift_sweeps(preset: AmplificationPreset, seed: int = 0, progress: bool | No
             for index, (name, layers) in enumerate(_nestings(preset))}
 
 
-def derived(map_cycles=MAP_CYCLES) -> tuple:
+def derived(map_cycles: Sequence[int] = MAP_CYCLES) -> tuple[Maps, list[JSON]]:
     """(maps, table): ``amplification_map`` per framing, pair, coefficient and N of ``map_cycles``,
     and ``paper_table()``."""
     maps = {framing: {(pair, coefficient, cycles): amplification_map(pair, coefficient, framing, cycles=cycles)
@@ -313,27 +324,37 @@ def derived(map_cycles=MAP_CYCLES) -> tuple:
 @dataclass
 class AmplificationData:
     preset: AmplificationPreset
-    maps: dict      # framing -> {(pair, coefficient, cycles): amplification_map}
-    table: list     # paper_table()
-    sweeps: dict    # name -> DriftSweep
+    maps: Maps                     # framing -> {(pair, coefficient, cycles): amplification_map}
+    table: list[JSON]              # paper_table()
+    sweeps: dict[str, DriftSweep]  # name -> DriftSweep
 
 
 REPLICATES_PER_UNIT = 500  # drift replicates per work unit
 
 
-def units(preset: AmplificationPreset, seed: int = 0) -> list:
+# Work units: ("derived", map_cycles), or ("drift", m, optimizer name, layers, epochs, replicates, seed)
+DerivedUnit: TypeAlias = tuple[Literal["derived"], tuple[int, ...]]
+DriftUnit: TypeAlias = tuple[Literal["drift"], int, str, Layers, int, range, int]
+Unit: TypeAlias = DerivedUnit | DriftUnit
+
+
+def units(preset: AmplificationPreset, seed: int = 0) -> list[Unit]:
     """Work units: the derived maps and table; the drift of each optimizer at each eta, by chunks of
     REPLICATES_PER_UNIT replicates, each eta with the streams of ``drift_sweeps``."""
+    return [("derived", preset.map_cycles), *_drift_units(preset, seed)]
+
+
+def _drift_units(preset: AmplificationPreset, seed: int) -> list[DriftUnit]:
+    """The drift units of ``units``, in order."""
     objective = valley(2, 0, m=preset.m)
     chunks = [range(start, min(start + REPLICATES_PER_UNIT, preset.replicates))
               for start in range(0, preset.replicates, REPLICATES_PER_UNIT)]
-    return [("derived", preset.map_cycles)] + [
-        ("drift", preset.m, name, layers, int(epochs), chunk, run_seed(run_seed(seed, index), point))
-        for index, (name, layers) in enumerate(_nestings(preset))
-        for point, epochs in enumerate(drift_epochs(objective, layers, preset.lrs)) for chunk in chunks]
+    return [("drift", preset.m, name, layers, int(epochs), chunk, run_seed(run_seed(seed, index), point))
+            for index, (name, layers) in enumerate(_nestings(preset))
+            for point, epochs in enumerate(drift_epochs(objective, layers, preset.lrs)) for chunk in chunks]
 
 
-def run_unit(unit: tuple):
+def run_unit(unit: Unit) -> tuple[Maps, list[JSON]] | FloatArray:
     """One unit of ``units``: the derived maps and table, or one chunk of drift rates."""
     if unit[0] == "derived":
         return derived(unit[1])
@@ -341,11 +362,11 @@ def run_unit(unit: tuple):
     return drift_rates(valley(2, 0, m=m), name, layers, epochs, replicates, seed=seed)
 
 
-def combine(preset: AmplificationPreset, seed: int, results: list) -> AmplificationData:
+def combine(preset: AmplificationPreset, seed: int, results: list[Any]) -> AmplificationData:
     """The units' results as AmplificationData: each eta's chunks concatenated in replicate order."""
     objective = valley(2, 0, m=preset.m)
-    rates: dict = {}
-    for unit, result in zip(units(preset, seed)[1:], results[1:], strict=True):
+    rates: dict[str, dict[int, list[FloatArray]]] = {}
+    for unit, result in zip(_drift_units(preset, seed), results[1:], strict=True):
         rates.setdefault(unit[2], {}).setdefault(unit[4], []).append(result)
     sweeps = {name: drift_result(objective, name, layers, list(rates[name]),
                                  [np.concatenate(chunks) for chunks in rates[name].values()])
@@ -357,7 +378,7 @@ def combine(preset: AmplificationPreset, seed: int, results: list) -> Amplificat
 measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> AmplificationData
 
 
-def judge(data: AmplificationData) -> list:
+def judge(data: AmplificationData) -> list[CheckResult]:
     """Each optimizer's drift, the drift ratio per pair, and the claim per pair, coefficient and
     framing at the preset's layer."""
     sweeps, (k, alpha), m = data.sweeps, data.preset.layer, data.preset.m
@@ -372,7 +393,7 @@ def judge(data: AmplificationData) -> list:
     return drift + ratios + claims
 
 
-def artifacts(data: AmplificationData, results: list) -> list:
+def artifacts(data: AmplificationData, results: list[CheckResult]) -> list[Figure | Table | Document]:
     """A heatmap per framing and the map as CSV, the paper table, the drift figure and CSV, the checks."""
     from ..plotting import amplification_figure, drift_figure
 
@@ -380,7 +401,7 @@ def artifacts(data: AmplificationData, results: list) -> list:
                 for framing, grids in data.maps.items() for (pair, coefficient, _), grid in grids.items()
                 for k, alpha, ratio, deep, shallow, amp in zip(*(grid[key].ravel() for key in (
                     "k", "alpha", "ratio", "c_deep", "c_shallow", "amplifies")), strict=True)]
-    drifts = [check for check in results if "optimizer" in check.setting]
+    drifts = [check for check in results if "optimizer" in check.setting]  # check_drift's: predicted is a float
     z = drifts[0].setting["z"]
     files: list[Figure | Table | Document] = [
         Figure(f"amplification_{framing}.png", functools.partial(amplification_figure, grids, framing))
@@ -388,8 +409,8 @@ def artifacts(data: AmplificationData, results: list) -> list:
     files += [Table("amplification_map.csv", ("framing", "pair", "coefficient", "N", "k", "alpha", "ratio",
                                               "c_deep_over_eta", "c_shallow_over_eta", "amplifies"), map_rows),
               Document("amplification_table.json", data.table),
-              Figure("valley_drift.png", lambda path: drift_figure(list(data.sweeps.values()),
-                                                                   [check.predicted for check in drifts], z, path)),
+              Figure("valley_drift.png", lambda path: drift_figure(
+                  list(data.sweeps.values()), [cast(float, check.predicted) for check in drifts], z, path)),
               Table("valley_drift.csv", ("optimizer", "layers", "lr", "y_mean", "y_stderr"),
                     [[s.name, format_layers(s.layers), lr, y, e] for s in data.sweeps.values()
                      for lr, y, e in zip(s.lrs, s.rates, s.stderr, strict=True)]),

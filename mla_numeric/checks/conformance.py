@@ -32,12 +32,22 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TypeAlias
 
-from ..conformance import CAUSES, IMPLEMENTATIONS, RTOL, ConformancePreset, ConformanceTable, conformance_table
+from .._typing import JSON, Layers
+from ..conformance import (
+    CAUSES,
+    IMPLEMENTATIONS,
+    RTOL,
+    ConformancePreset,
+    ConformanceRow,
+    ConformanceTable,
+    conformance_table,
+)
 from ..conformance.harness import CONFORMS, DEVIATES
 from ..spec import format_layers, parse_layers
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Option, Work
+from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work
 from .result import CheckResult, Control, Resolution
 
 __all__ = ["C8", "ConformanceCheckPreset", "GROUP"]
@@ -55,8 +65,8 @@ class ConformanceCheckPreset:
     """The harness's preset, and the libraries to try (None: all)."""
 
     harness: ConformancePreset
-    libraries: tuple | None = None
-    layers: tuple | None = None   # the nesting (depths 1..n of it); None: the harness's
+    libraries: tuple[str, ...] | None = None
+    layers: Layers | None = None   # the nesting (depths 1..n of it); None: the harness's
 
 
 PRESETS = {"quick": ConformanceCheckPreset(ConformancePreset(cycles=4)),
@@ -69,7 +79,10 @@ def _harness(preset: ConformanceCheckPreset, seed: int) -> ConformancePreset:
     return harness if preset.layers is None else dataclasses.replace(harness, layers=tuple(preset.layers))
 
 
-def units(preset: ConformanceCheckPreset, seed: int = 0) -> list:
+Unit: TypeAlias = tuple[ConformancePreset, str, int]  # (harness, implementation name, depth)
+
+
+def units(preset: ConformanceCheckPreset, seed: int = 0) -> list[Unit]:
     """Work units: every chosen implementation at every depth, (harness, implementation name, depth),
     skipping a construction identical to one already listed (as ``conformance_table`` does)."""
     harness = _harness(preset, seed)
@@ -83,13 +96,13 @@ def units(preset: ConformanceCheckPreset, seed: int = 0) -> list:
     return [(harness, *key) for key, construction in constructions.items() if first[construction] == key]
 
 
-def run_unit(unit: tuple) -> ConformanceTable:
+def run_unit(unit: Unit) -> ConformanceTable:
     """The one-row table of one implementation at one depth, with exact and noisy gradients."""
     harness, name, depth = unit
     return conformance_table(harness, [i for i in IMPLEMENTATIONS if i.name == name], depths=[depth])
 
 
-def combine(preset: ConformanceCheckPreset, seed: int, tables: list) -> ConformanceTable:
+def combine(preset: ConformanceCheckPreset, seed: int, tables: list[ConformanceTable]) -> ConformanceTable:
     """The C8 table: the units' rows in order, the library versions of the first unit's worker."""
     return ConformanceTable(_harness(preset, seed), tuple(row for table in tables for row in table.rows),
                             tables[0].versions, sum(table.seconds for table in tables))
@@ -98,7 +111,7 @@ def combine(preset: ConformanceCheckPreset, seed: int, tables: list) -> Conforma
 measure = Work(units, run_unit, combine)  # measure(preset, seed, progress): the C8 table
 
 
-def _control(row) -> Control:
+def _control(row: ConformanceRow) -> Control:
     """Every known defect parts from the implementation somewhere in this run (or it is no control)."""
     missed = sorted({cause for comparison in row.comparisons for cause, call in comparison.causes.items()
                      if call is None})
@@ -106,8 +119,8 @@ def _control(row) -> Control:
                    "inconclusive" if missed else "fails")
 
 
-def judge(table) -> list:
-    results = []
+def judge(table: ConformanceTable) -> list[CheckResult]:
+    results: list[CheckResult] = []
     for row in table.rows:
         setting = {"problem": table.preset.objective, "layers": format_layers(row.layers),
                    "library": row.library, "implementation": row.implementation, "construction": row.construction,
@@ -119,6 +132,7 @@ def judge(table) -> list:
                                        "inconclusive", note=f"not installed: {row.note}"))
             continue
         deviation = row.max_rel_deviation
+        assert deviation is not None  # a compared row (conforms or deviates) has its largest deviation
         results.append(CheckResult(
             C8.id, C8.statement, C8.source, setting, RTOL, C8.kind, deviation, (deviation, deviation),
             stats.bound_verdict([deviation], [deviation], [RTOL]), control=[_control(row)],
@@ -126,11 +140,11 @@ def judge(table) -> list:
     return results
 
 
-def artifacts(table, results: list) -> list:
+def artifacts(table: ConformanceTable, results: list[CheckResult]) -> list[Figure | Table | Document]:
     from ..plotting import conformance_figure
 
     document = {"rows": [row.to_dict() for row in table.rows], "versions": table.versions, "checks": results}
-    files: list[Figure | Document] = [Document("conformance.json", document)]
+    files: list[Figure | Table | Document] = [Document("conformance.json", document)]
     if any(row.verdict == DEVIATES for row in table.rows):
         files.append(Figure("conformance_deviation.png", lambda path: conformance_figure(table, path)))
     for result in results:
@@ -139,7 +153,7 @@ def artifacts(table, results: list) -> list:
     return files
 
 
-def details(checks: list) -> str:
+def details(checks: list[JSON]) -> str:
     """report.md's C8 table: implementation x depth, verdict, first deviation, diagnosis, construction."""
     lines = ["| implementation | layers | verdict | first deviating call | max rel. deviation | diagnosis | "
              "construction |", "| --- | --- | --- | --- | --- | --- | --- |"]

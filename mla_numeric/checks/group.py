@@ -12,17 +12,28 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
+from .._typing import JSON, StrPath
+from .result import CheckResult
 from .stats import KINDS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # a dataclass instance (typeshed's protocol); only read by type checkers
 
 __all__ = ["Claim", "Option", "Figure", "Table", "Document", "Work", "CheckGroup", "SIZES", "plain"]
 
 SIZES = ("quick", "default", "full")
+
+# A ``Work``'s types: the preset it splits, a unit of work, a unit's result and the combined data.
+PresetT = TypeVar("PresetT")
+UnitT = TypeVar("UnitT")
+ResultT = TypeVar("ResultT")
+DataT = TypeVar("DataT")
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class Claim:
     kind: str
     rule: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
@@ -50,7 +61,7 @@ class Option:
     field: str
     metavar: str
     help: str
-    parse: Callable[[Any], Any] = lambda value: value
+    parse: Callable[[str], object] = lambda value: value
     repeatable: bool = False
 
 
@@ -59,7 +70,7 @@ class Figure:
     """A figure to draw: ``draw(path)`` draws it and saves it at ``path`` (plotting/)."""
 
     name: str
-    draw: Callable[[Any], Any]
+    draw: Callable[[StrPath], object]
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,8 @@ class Table:
     """A CSV file: a header and rows."""
 
     name: str
-    header: tuple
-    rows: list
+    header: tuple[str, ...]
+    rows: Sequence[Sequence[object]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ class Document:
 
 
 @dataclass(frozen=True)
-class Work:
+class Work(Generic[PresetT, UnitT, ResultT, DataT]):
     """``measure`` as independent units of work whose results combine deterministically.
 
     ``units(preset, seed) -> [unit]``: small picklable descriptions, in a fixed order;
@@ -92,11 +103,11 @@ class Work:
     computed each, so every assignment of units to processes gives the same data, bit for bit.
     """
 
-    units: Callable
-    run: Callable
-    combine: Callable
+    units: Callable[[PresetT, int], Sequence[UnitT]]
+    run: Callable[[UnitT], ResultT]
+    combine: Callable[[PresetT, int, list[ResultT]], DataT]
 
-    def __call__(self, preset, seed: int = 0, progress: bool | None = None):
+    def __call__(self, preset: PresetT, seed: int = 0, progress: bool | None = None) -> DataT:
         return self.combine(preset, seed, [self.run(unit) for unit in self.units(preset, seed)])
 
 
@@ -113,61 +124,63 @@ class CheckGroup:
     name: str
     summary: str
     description: str
-    claims: tuple
-    presets: Mapping
-    measure: Callable
-    judge: Callable
-    artifacts: Callable = lambda data, results: []
+    claims: tuple[Claim, ...]
+    presets: Mapping[str, DataclassInstance]
+    measure: Callable[[Any, int, bool | None], Any]   # preset and data: each group's own types
+    judge: Callable[[Any], list[CheckResult]]
+    artifacts: Callable[[Any, list[CheckResult]], list[Figure | Table | Document]] = lambda data, results: []
     cost: float = 1.0
-    options: tuple = ()
-    requires: tuple = ()
+    options: tuple[Option, ...] = ()
+    requires: tuple[str, ...] = ()
     extra: str | None = None
     full_help: str = "larger sweeps"
-    details: Callable | None = None   # (check dictionaries of one claim) -> Markdown for report.md
+    details: Callable[[list[JSON]], str] | None = None   # (check dictionaries of one claim) -> Markdown for report.md
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if set(self.presets) != set(SIZES):
             raise ValueError(f"group {self.name!r} needs a preset for each size {SIZES}, got {sorted(self.presets)}")
 
-    def preset(self, size: str, **overrides):
+    def preset(self, size: str, **overrides: object) -> DataclassInstance:
         """The preset of ``size``, with fields replaced by ``overrides`` (None: keep)."""
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
         changes = {key: value for key, value in overrides.items() if value is not None}
         return dataclasses.replace(self.presets[size], **changes)
 
-    def configuration(self, preset) -> dict:
+    def configuration(self, preset: DataclassInstance) -> JSON:
         """The preset as plain JSON data: the cache key and summary.json's parameters."""
-        return plain(dataclasses.asdict(preset))
+        configuration: JSON = plain(dataclasses.asdict(preset))
+        return configuration
 
-    def missing(self) -> list:
+    def missing(self) -> list[str]:
         """The required modules that cannot be imported (an optional extra not installed)."""
         return [module for module in self.requires if importlib.util.find_spec(module) is None]
 
-    def run(self, preset, seed: int = 0, progress: bool | None = None) -> tuple:
+    def run(self, preset: DataclassInstance, seed: int = 0,
+            progress: bool | None = None) -> tuple[Any, list[CheckResult]]:
         """(data, results): measure, then judge."""
         data = self.measure(preset, seed, progress)
         return data, self.judge(data)
 
-    def tasks(self, preset, seed: int = 0) -> list:
+    def tasks(self, preset: DataclassInstance, seed: int = 0) -> list[tuple[Callable[[Any], Any], Any]]:
         """The work of ``measure`` as independent tasks ``(function, argument)``: a ``Work``'s units,
         or else one task, the whole measure."""
         if isinstance(self.measure, Work):
             return [(self.measure.run, unit) for unit in self.measure.units(preset, seed)]
         return [(_whole, (self.measure, preset, seed))]
 
-    def join(self, preset, seed: int, results: list):
+    def join(self, preset: DataclassInstance, seed: int, results: list[Any]) -> Any:
         """``measure``'s data from the results of ``tasks``, in their order."""
         return self.measure.combine(preset, seed, results) if isinstance(self.measure, Work) else results[0]
 
 
-def _whole(task: tuple):
+def _whole(task: tuple[Callable[[Any, int, bool | None], Any], DataclassInstance, int]) -> Any:
     """The task of a group whose measure is not split: (measure, preset, seed) -> data."""
     measure, preset, seed = task
     return measure(preset, seed, False)
 
 
-def plain(value):
+def plain(value: object) -> Any:
     """JSON-ready copy: tuples to lists, numpy scalars and arrays to Python numbers and lists."""
     return json.loads(json.dumps(value, default=lambda v: v.tolist() if isinstance(v, (np.ndarray, np.generic))
                                  else str(v)))

@@ -42,10 +42,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._typing import FloatArray
 from ..objectives import robust_regression, valley
 from ..objectives.base import Objective
 from ..spec import MLA, format_layers
@@ -54,6 +58,9 @@ from . import stats
 from .group import CheckGroup, Claim, Document, Figure, Table, Work
 from .modified_flow import FAILURE_PROBABILITY, OrderResult, default_lrs, order_of_accuracy
 from .result import CheckResult, Control, Resolution
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = ["starting_point", "order_run", "order_verdict", "check_order", "ModifiedLossPreset", "GROUP"]
 
@@ -80,19 +87,20 @@ C4 = Claim("C4", "Modified loss, random reshuffling",
            "Smith et al. (2021) for SGD; THEORY.md C4 (derived c_g, c_v) for any nesting", "equality", _RULE)
 
 
-def starting_point(objective: Objective) -> np.ndarray:
+def starting_point(objective: Objective) -> FloatArray:
     """x0 = start + 0.5 (1, -1, 1, ...)."""
     return objective.start() + 0.5 * (-1.0) ** np.arange(objective.dim)
 
 
-def _derived(layers, cycles: int | None) -> list:
+def _derived(layers: Sequence[tuple[int, float]], cycles: int | None) -> list[sp.Expr]:
     """The derived coefficients over eta as sympy numbers: [lambda/eta] or [c_g/eta, c_v/eta]."""
     formulas = [full_batch_coefficient(layers)] if cycles is None else reshuffled_coefficients(layers, cycles)
     return [formula.subs(eta=1).expr for formula in formulas]
 
 
-def order_run(objective: Objective, layers, cycles: int | None = None, samples: int | None = None,
-              lrs=None, scale=(1.0, 1.0), seed: int = 0) -> OrderResult:
+def order_run(objective: Objective, layers: Sequence[tuple[int, float]], cycles: int | None = None,
+              samples: int | None = None, lrs: ArrayLike | None = None, scale: tuple[float, float] = (1.0, 1.0),
+              seed: int = 0) -> OrderResult:
     """Errors, slopes and coefficients for one cycle (``cycles=None``) or one reshuffled epoch, from
     ``starting_point``.
 
@@ -103,13 +111,13 @@ def order_run(objective: Objective, layers, cycles: int | None = None, samples: 
     lrs = default_lrs(objective, x0) if lrs is None else lrs
     claimed = [float(value) * factor for value, factor in zip(_derived(layers, cycles), scale, strict=False)] + [0.0]
 
-    def coefficients(eta):
+    def coefficients(eta: float) -> tuple[float, float]:
         return eta * claimed[0], eta * claimed[1]
 
     return order_of_accuracy(objective, layers, lrs, coefficients, x0, cycles=cycles, samples=samples, seed=seed)
 
 
-def order_verdict(order: OrderResult) -> tuple:
+def order_verdict(order: OrderResult) -> tuple[str, tuple[float, float, float], tuple[float, float, float]]:
     """(verdict, (slope, low, high), (plain slope, low, high)) by rule ``order`` alone."""
     modified = stats.loglog_slope_interval(order.lrs, order.error_modified)
     plain = stats.loglog_slope_interval(order.lrs, order.error_plain)
@@ -117,7 +125,8 @@ def order_verdict(order: OrderResult) -> tuple:
     return (stats.order_verdict(modified, plain, ORDER_THRESHOLD) if resolved else "inconclusive"), modified, plain
 
 
-def check_order(order: OrderResult, objective: Objective, layers, cycles: int | None = None) -> list:
+def check_order(order: OrderResult, objective: Objective, layers: Sequence[tuple[int, float]],
+                cycles: int | None = None) -> list[CheckResult]:
     """C3 (``cycles=None``) or C4: one CheckResult per coefficient, each with its matched control.
 
     A row holds when its derived coefficient lies in the measured interval (rule ``equality``) and
@@ -178,7 +187,7 @@ class ModifiedLossPreset:
     """Settings (label of ``LAYERS``, cycles per epoch or None for full batch, Monte Carlo samples or
     None for the exact mean) and the number of etas per fit (and Richardson nodes)."""
 
-    settings: tuple
+    settings: tuple[tuple[str, int | None, int | None], ...]
     etas_per_fit: int
 
 
@@ -190,7 +199,7 @@ PRESETS = {
 }
 
 
-def _objective(cycles: int | None, layers):
+def _objective(cycles: int | None, layers: Sequence[tuple[int, float]]) -> Objective:
     """Full batch: robust regression (d = 3); reshuffled: the valley with m = N K components."""
     if cycles is None:
         return robust_regression(3, 0)
@@ -215,12 +224,15 @@ class OrderCase:
         return "C3" if self.cycles is None else "C4"
 
 
-def units(preset: ModifiedLossPreset, seed: int = 0) -> list:
+Unit: TypeAlias = tuple[str, int | None, int | None, int, int]  # (label, cycles, samples, etas per fit, seed)
+
+
+def units(preset: ModifiedLossPreset, seed: int = 0) -> list[Unit]:
     """Work units: one per setting (label, cycles per epoch, samples), with the preset's etas per fit."""
     return [(label, cycles, samples, preset.etas_per_fit, seed) for label, cycles, samples in preset.settings]
 
 
-def run_unit(unit: tuple) -> OrderCase:
+def run_unit(unit: Unit) -> OrderCase:
     """One setting's OrderCase."""
     label, cycles, samples, etas_per_fit, seed = unit
     objective = _objective(cycles, LAYERS[label])
@@ -229,7 +241,7 @@ def run_unit(unit: tuple) -> OrderCase:
     return OrderCase(label, cycles, objective, order_run(objective, LAYERS[label], cycles, samples, lrs, seed=seed))
 
 
-def combine(preset: ModifiedLossPreset, seed: int, results: list) -> list:
+def combine(preset: ModifiedLossPreset, seed: int, results: list[OrderCase]) -> list[OrderCase]:
     """[OrderCase] for each setting of the preset, in order."""
     return list(results)
 
@@ -237,17 +249,17 @@ def combine(preset: ModifiedLossPreset, seed: int, results: list) -> list:
 measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> [OrderCase]
 
 
-def judge(cases: list) -> list:
+def judge(cases: list[OrderCase]) -> list[CheckResult]:
     return [check for case in cases for check in check_order(case.order, case.objective, LAYERS[case.label],
                                                              case.cycles)]
 
 
-def artifacts(cases: list, results: list) -> list:
+def artifacts(cases: list[OrderCase], results: list[CheckResult]) -> list[Figure | Table | Document]:
     """Per claim a figure of the errors and coefficients against eta and two CSVs (errors per eta,
     coefficients per setting); one JSON of the checks."""
     from ..plotting import order_figure
 
-    files = []
+    files: list[Figure | Table | Document] = []
     for claim, title in (("C3", "C3: one full-batch cycle, robust regression"),
                          ("C4", "C4: mean reshuffled epoch, valley")):
         orders = {case.name: case.order for case in cases if case.claim == claim}

@@ -46,16 +46,20 @@ budget); ``variance_map``, V_LA / V_SGD, V_MLA / V_LA and the contraction per or
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import sympy as sp
+from numpy.typing import ArrayLike
 
+from .._typing import JSON, FloatArray, IntArray, Layers
 from ..engine import simulate
 from ..moments import cycle_maps, quadratic_moments
 from ..objectives import noisy_quadratic, nqm_noise
+from ..objectives.base import Objective
+from ..oracles import GaussianNoise
 from ..spec import MLA, check_positive, format_layers
 from ..symbolic import Formula, contraction, layer_symbols, steady_state_variance, variance_ratio
 from . import stats
@@ -67,7 +71,7 @@ __all__ = ["NESTINGS", "NQMMeasurement", "LossCurve", "VarianceMap", "predicted_
            "loss_over_time", "variance_map",
            "NQMPreset", "GROUP"]
 
-NESTINGS = {"SGD": (), "Lookahead": ((5, 0.5),), "MLA": ((5, 0.5), (5, 0.5))}
+NESTINGS: dict[str, Layers] = {"SGD": (), "Lookahead": ((5, 0.5),), "MLA": ((5, 0.5), (5, 0.5))}
 DIM, LR = 100, 0.8
 FAILURE_PROBABILITY = 0.01  # family-wise over the nestings of run_nqm_checks (Bonferroni)
 TRANSIENT = 1e-6            # max_i M_i^(2b) after the burn-in of b iterations
@@ -83,9 +87,11 @@ C6 = Claim("C6", "Noisy quadratic model",
            f"replicates, family-wise level {1 - FAILURE_PROBABILITY:.0%} over the nestings, Bonferroni) and the "
            f"exact moment recurrences; {stats.RULES['equality']}, and the closed form must equal the "
            f"recurrence's fixed point to {EXACT_RTOL:g} relative")
+# An alternative steady-state variance: a Formula in eta, h, s (and k_i, alpha_i), or (layers, lr, h, s) -> V
+Prediction: TypeAlias = Formula | Callable[[Layers, float, FloatArray, FloatArray], ArrayLike]
 
 
-def _check_steps(eta_h, name: str) -> np.ndarray:
+def _check_steps(eta_h: ArrayLike, name: str) -> FloatArray:
     """ValueError unless every eta h lies in (0, 2), where SGD (hence every nesting) has a steady state."""
     eta_h = np.asarray(eta_h, dtype=float)
     if not np.all((eta_h > 0) & (eta_h < 2)):
@@ -94,7 +100,7 @@ def _check_steps(eta_h, name: str) -> np.ndarray:
     return eta_h
 
 
-def _layer_values(layers) -> dict:
+def _layer_values(layers: Iterable[tuple[int, float]]) -> dict[str, float]:
     return {name: value for i, (k, alpha) in enumerate(layers, start=1)
             for name, value in ((f"k_{i}", k), (f"alpha_{i}", alpha))}
 
@@ -104,7 +110,8 @@ def folklore_variance() -> Formula:
     return Formula(layer_symbols(1)[0][1] ** 2 * steady_state_variance([]).expr, "alpha^2 V_SGD")
 
 
-def predicted_variance(layers, lr: float, h, s, prediction=None) -> np.ndarray:
+def predicted_variance(layers: Sequence[tuple[int, float]], lr: float, h: ArrayLike, s: ArrayLike,
+                       prediction: Prediction | None = None) -> FloatArray:
     """Steady-state variance V_i per coordinate.
 
     ``prediction``: None for the closed form ``steady_state_variance(layers)``; a ``Formula`` in
@@ -116,16 +123,18 @@ def predicted_variance(layers, lr: float, h, s, prediction=None) -> np.ndarray:
     else:
         formula = steady_state_variance(layers) if prediction is None else prediction
         value = formula.numpy(eta=lr, h=h, s=s, **_layer_values(layers))
-    return np.broadcast_to(np.asarray(value, dtype=float), h.shape).copy()
+    variance: FloatArray = np.broadcast_to(np.asarray(value, dtype=float), h.shape).copy()
+    return variance
 
 
-def _fixed_point(layers, lr: float, h, s):
+def _fixed_point(layers: Iterable[tuple[int, float]], lr: float, h: ArrayLike, s: ArrayLike
+                 ) -> tuple[FloatArray, FloatArray]:
     """(M, V): the mean's contraction per iteration and the covariance recurrence's fixed point."""
     M, B = cycle_maps(np.asarray(h, dtype=float), MLA(layers, lr))
     return M, (B ** 2).sum(axis=0) * (np.asarray(h) * np.asarray(s)) ** 2 / (1 - M ** 2)
 
 
-def exact_variance(layers, lr: float, h, s) -> np.ndarray:
+def exact_variance(layers: Iterable[tuple[int, float]], lr: float, h: ArrayLike, s: ArrayLike) -> FloatArray:
     """V = sum_j B_j^2 (h s)^2 / (1 - M^2), the fixed point of C' = M C M + sum_j B_j^2 (h s)^2."""
     return _fixed_point(layers, lr, h, s)[1]
 
@@ -135,15 +144,15 @@ class NQMMeasurement:
     """Monte Carlo steady-state loss of one nesting, with the exact reference."""
 
     name: str
-    layers: tuple
+    layers: Layers
     lr: float
-    h: np.ndarray
-    s: np.ndarray
+    h: FloatArray
+    s: FloatArray
     burn_in: int             # top-level iterations discarded
     window: int              # top-level iterations averaged
-    averages: np.ndarray     # (R,): per replicate, mean of f(phi_t) over the window
-    final_sq: np.ndarray     # (R, d): phi_T^2, unbiased samples of V_i (mean 0)
-    exact: np.ndarray        # (d,): fixed point of the covariance recurrence
+    averages: FloatArray     # (R,): per replicate, mean of f(phi_t) over the window
+    final_sq: FloatArray     # (R, d): phi_T^2, unbiased samples of V_i (mean 0)
+    exact: FloatArray        # (d,): fixed point of the covariance recurrence
 
     @property
     def mean(self) -> float:
@@ -157,11 +166,12 @@ class NQMMeasurement:
     def exact_loss(self) -> float:
         return float(self.h @ self.exact / 2)
 
-    def interval(self, failure_probability: float) -> tuple:
+    def interval(self, failure_probability: float) -> tuple[float, float]:
         """Student-t interval over the replicates, two-sided, missing the truth with that probability."""
-        return stats.student_t_interval(self.averages, failure_probability)[2:]
+        low, high = stats.student_t_interval(self.averages, failure_probability)[2:]
+        return float(low), float(high)
 
-    def setting(self) -> dict:
+    def setting(self) -> JSON:
         optimizer = MLA(self.layers, self.lr)
         return {"objective": "nqm", "oracle": "gaussian", "layers": format_layers(self.layers),
                 "nesting": self.name, "dim": len(self.h), "spectrum": "h_i = s_i^2 = 1/i",
@@ -170,7 +180,8 @@ class NQMMeasurement:
                 "window_oracle_calls": self.window * optimizer.K, "x0": "0"}
 
 
-def _plan(layers, lr: float, dim: int, calls: int):
+def _plan(layers: Iterable[tuple[int, float]], lr: float, dim: int, calls: int
+          ) -> tuple[Objective, GaussianNoise, MLA, int, int]:
     """(objective, oracle, optimizer, burn-in, window) of the steady-state run: a burn-in of b
     iterations with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls (whole iterations)."""
     optimizer = MLA(layers, lr)
@@ -183,15 +194,16 @@ def _plan(layers, lr: float, dim: int, calls: int):
     return objective, nqm_noise(objective), optimizer, burn_in, max(1, calls // optimizer.K)
 
 
-def _check_replicates(replicates) -> int:
+def _check_replicates(replicates: object) -> int:
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
         raise ValueError(f"replicates must be an integer >= 2 (the interval needs a sample variance), "
                          f"got {replicates!r}")
     return replicates
 
 
-def steady_state_chunk(layers, lr: float, dim: int, calls: int, replicates, seed: int = 0,
-                       progress: bool | None = None) -> tuple:
+def steady_state_chunk(layers: Iterable[tuple[int, float]], lr: float, dim: int, calls: int,
+                       replicates: Sequence[int], seed: int = 0,
+                       progress: bool | None = None) -> tuple[FloatArray, FloatArray]:
     """(averages, final): for each replicate of ``replicates`` (indices) from x0 = 0, the mean of
     f(phi_t) over the window after the burn-in, and phi_T. A unit of the Monte Carlo: replicate r
     draws from the stream (seed, r), so chunks concatenate to the run of all replicates."""
@@ -202,7 +214,8 @@ def steady_state_chunk(layers, lr: float, dim: int, calls: int, replicates, seed
     return run.loss_records[:, burn_in + 1:].mean(axis=1), run.final
 
 
-def steady_state(name: str, layers, lr: float, dim: int, calls: int, chunks: list) -> NQMMeasurement:
+def steady_state(name: str, layers: Iterable[tuple[int, float]], lr: float, dim: int, calls: int,
+                 chunks: Sequence[tuple[FloatArray, FloatArray]]) -> NQMMeasurement:
     """The NQMMeasurement of ``steady_state_chunk`` results, concatenated in replicate order."""
     objective, _, optimizer, burn_in, window = _plan(layers, lr, dim, calls)
     h, s = np.array(objective.params["h"]), np.array(objective.params["s"])
@@ -211,12 +224,12 @@ def steady_state(name: str, layers, lr: float, dim: int, calls: int, chunks: lis
                           exact_variance(optimizer.layers, lr, h, s))
 
 
-def _chunks(replicates: int) -> list:
+def _chunks(replicates: int) -> list[range]:
     """Replicate indices in chunks of CHUNK (bounds the records' memory; one work unit each)."""
     return [range(start, min(start + CHUNK, replicates)) for start in range(0, replicates, CHUNK)]
 
 
-def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = 100_000,
+def measure_nqm(name: str, layers: Sequence[tuple[int, float]], lr: float = LR, dim: int = DIM, calls: int = 100_000,
                 replicates: int = 64, seed: int = 0,
                 progress: bool | None = None) -> NQMMeasurement:
     """Run R replicates from x0 = 0: a burn-in with max_i M_i^(2b) <= 1e-6, then ``calls`` oracle calls
@@ -226,7 +239,7 @@ def measure_nqm(name: str, layers, lr: float = LR, dim: int = DIM, calls: int = 
     return steady_state(name, layers, lr, dim, calls, chunks)
 
 
-def check_nqm(measurement: NQMMeasurement, prediction=None,
+def check_nqm(measurement: NQMMeasurement, prediction: Prediction | None = None,
               failure_probability: float = stats.bonferroni(FAILURE_PROBABILITY, len(NESTINGS))) -> CheckResult:
     """C6: the predicted steady-state loss sum_i h_i V_i / 2 against Monte Carlo and the exact recurrence.
 
@@ -262,17 +275,17 @@ class LossCurve:
     """Exact E f(phi_t) of one nesting from the moment recurrences, against oracle calls t K."""
 
     name: str
-    layers: tuple
-    calls: np.ndarray         # (T+1,)
-    matched: np.ndarray       # (T+1,): at the matched learning rate
+    layers: Layers
+    calls: IntArray           # (T+1,)
+    matched: FloatArray       # (T+1,): at the matched learning rate
     floor: float              # closed-form steady-state loss at the matched learning rate
     best_lr: float            # lowest E f at the budget over LR_GRID
-    best: np.ndarray          # (T+1,): at best_lr
-    final_by_lr: np.ndarray   # (len(LR_GRID),): E f at the budget for each grid learning rate
+    best: FloatArray          # (T+1,): at best_lr
+    final_by_lr: FloatArray   # (len(LR_GRID),): E f at the budget for each grid learning rate
 
 
-def loss_curve(name: str, layers, budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
-               start: float = 1.0) -> LossCurve:
+def loss_curve(name: str, layers: Sequence[tuple[int, float]], budget: int = BUDGET, lr: float = LR,
+               lrs: ArrayLike = LR_GRID, dim: int = DIM, start: float = 1.0) -> LossCurve:
     """Exact expected loss of one nesting over ``budget`` oracle calls from x0 = ``start`` (all
     coordinates), at the matched ``lr`` and at the best learning rate of ``lrs``."""
     objective = noisy_quadratic(dim)
@@ -293,8 +306,8 @@ def loss_curve(name: str, layers, budget: int = BUDGET, lr: float = LR, lrs=LR_G
                      floor, float(lrs[best]), grid[best], final)
 
 
-def loss_over_time(budget: int = BUDGET, lr: float = LR, lrs=LR_GRID, dim: int = DIM,
-                   start: float = 1.0) -> list:
+def loss_over_time(budget: int = BUDGET, lr: float = LR, lrs: ArrayLike = LR_GRID, dim: int = DIM,
+                   start: float = 1.0) -> list[LossCurve]:
     """``loss_curve`` for each nesting of NESTINGS."""
     return [loss_curve(name, layers, budget, lr, lrs, dim, start) for name, layers in NESTINGS.items()]
 
@@ -307,12 +320,12 @@ class VarianceMap:
     (k, alpha), (k, alpha), all at the same inner eta.
     """
 
-    eta_h: np.ndarray
-    ks: np.ndarray
-    alphas: np.ndarray
-    la_over_sgd: np.ndarray
-    mla_over_la: np.ndarray
-    per_call: dict            # nesting name -> |M_n|^(1/K)
+    eta_h: FloatArray
+    ks: IntArray | FloatArray  # integers, as given
+    alphas: FloatArray
+    la_over_sgd: FloatArray
+    mla_over_la: FloatArray
+    per_call: dict[str, FloatArray]  # nesting name -> |M_n|^(1/K)
 
 
 MAP_ETA_H = np.linspace(0.02, 1.98, 99)
@@ -320,7 +333,7 @@ MAP_KS = (2, 5, 10)
 MAP_ALPHAS = np.arange(1, 21) / 20
 
 
-def variance_map(eta_h=MAP_ETA_H, ks=MAP_KS, alphas=MAP_ALPHAS) -> VarianceMap:
+def variance_map(eta_h: ArrayLike = MAP_ETA_H, ks: ArrayLike = MAP_KS, alphas: ArrayLike = MAP_ALPHAS) -> VarianceMap:
     """Evaluate variance_ratio(n) (V_n / V_SGD in beta = 1 - eta h) and contraction(n) on the grid."""
     eta_h = _check_steps(eta_h, "eta_h")
     ks = np.asarray(ks)
@@ -351,7 +364,7 @@ class NQMPreset:
     replicates: int
     dim: int = DIM
     lr: float = LR
-    nestings: tuple = tuple(NESTINGS.items())
+    nestings: tuple[tuple[str, Layers], ...] = tuple(NESTINGS.items())
 
 
 PRESETS = {"quick": NQMPreset(20_000, 16), "default": NQMPreset(100_000, 64), "full": NQMPreset(400_000, 256)}
@@ -359,18 +372,26 @@ PRESETS = {"quick": NQMPreset(20_000, 16), "default": NQMPreset(100_000, 64), "f
 
 @dataclass
 class NQMData:
-    measurements: list
-    curves: list
+    measurements: list[NQMMeasurement]
+    curves: list[LossCurve]
     vmap: VarianceMap
 
 
-def units(preset: NQMPreset, seed: int = 0) -> list:
+# Work units, (kind, arguments of UNITS[kind]...), and their results
+SteadyStateUnit: TypeAlias = tuple[Literal["steady state"], Layers, float, int, int, range, int]
+LossCurveUnit: TypeAlias = tuple[Literal["loss curve"], str, Layers, int, float, FloatArray, int]
+Unit: TypeAlias = SteadyStateUnit | LossCurveUnit | tuple[Literal["variance map"]]
+UnitResult: TypeAlias = tuple[FloatArray, FloatArray] | LossCurve | VarianceMap
+
+
+def units(preset: NQMPreset, seed: int = 0) -> list[Unit]:
     """Work units: each nesting's Monte Carlo by chunks of CHUNK replicates, each nesting's exact loss
     over time, the variance map."""
     _check_replicates(preset.replicates)
-    steady = [("steady state", layers, preset.lr, preset.dim, preset.window_calls, chunk, seed)
-              for _, layers in preset.nestings for chunk in _chunks(preset.replicates)]
-    curves = [("loss curve", name, layers, BUDGET, preset.lr, LR_GRID, preset.dim) for name, layers in NESTINGS.items()]
+    steady: list[Unit] = [("steady state", layers, preset.lr, preset.dim, preset.window_calls, chunk, seed)
+                          for _, layers in preset.nestings for chunk in _chunks(preset.replicates)]
+    curves: list[Unit] = [("loss curve", name, layers, BUDGET, preset.lr, LR_GRID, preset.dim)
+                          for name, layers in NESTINGS.items()]
     return steady + curves + [("variance map",)]
 
 
@@ -378,12 +399,13 @@ UNITS: dict[str, Callable[..., Any]] = {"steady state": steady_state_chunk, "los
                                         "variance map": variance_map}
 
 
-def run_unit(unit: tuple):
+def run_unit(unit: Unit) -> UnitResult:
     """One unit of ``units``: (kind, arguments...)."""
-    return UNITS[unit[0]](*unit[1:])
+    result: UnitResult = UNITS[unit[0]](*unit[1:])
+    return result
 
 
-def combine(preset: NQMPreset, seed: int, results: list) -> NQMData:
+def combine(preset: NQMPreset, seed: int, results: list[Any]) -> NQMData:
     """The units' results, in unit order, as NQMData: the chunks concatenated in replicate order."""
     per = len(_chunks(preset.replicates))
     measurements = [steady_state(name, layers, preset.lr, preset.dim, preset.window_calls,
@@ -394,19 +416,19 @@ def combine(preset: NQMPreset, seed: int, results: list) -> NQMData:
 measure = Work(units, run_unit, combine)  # measure(preset, seed, progress) -> NQMData
 
 
-def judge(data: NQMData) -> list:
+def judge(data: NQMData) -> list[CheckResult]:
     return [check_nqm(m, failure_probability=stats.bonferroni(FAILURE_PROBABILITY, len(data.measurements)))
             for m in data.measurements]
 
 
-def artifacts(data: NQMData, results: list) -> list:
+def artifacts(data: NQMData, results: list[CheckResult]) -> list[Figure | Table | Document]:
     """Figures of the steady state, the loss over time and the variance map, with their CSV; one JSON."""
     from ..plotting import loss_over_time_figure, steady_state_figure, variance_map_figure
 
     measurements, curves, vmap = data.measurements, data.curves, data.vmap
     lr, dim = measurements[0].lr, len(measurements[0].h)
     closed_forms = [predicted_variance(m.layers, m.lr, m.h, m.s) for m in measurements]
-    rows = []
+    rows: list[list[Any]] = []
     for m, closed in zip(measurements, closed_forms, strict=True):
         stderr = m.final_sq.std(axis=0, ddof=1) / math.sqrt(len(m.final_sq))
         rows += [[m.name, format_layers(m.layers), i + 1, m.h[i], m.s[i], closed[i], m.exact[i],

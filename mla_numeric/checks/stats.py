@@ -20,11 +20,16 @@ Kinds of claim and their rules (``low``, ``high``: the measurement's confidence 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["KINDS", "RULES", "bonferroni", "student_t_quantile", "normal_quantile", "student_t_interval",
+from .._typing import FloatArray
+
+__all__ = ["KINDS", "RULES", "Estimate", "bonferroni", "student_t_quantile", "normal_quantile", "student_t_interval",
            "loglog_slope", "loglog_slope_interval", "replicate_slope_interval", "bound_verdict",
            "rate_verdict", "equality_verdict", "order_verdict", "ratio_verdict"]
 
@@ -40,6 +45,9 @@ RULES = {
              "interval lies on the same side, else inconclusive",
 }
 KINDS = tuple(RULES)
+
+Estimate: TypeAlias = FloatArray | np.float64
+"""A statistic along an axis of samples: an array, a numpy scalar where the samples are one-dimensional."""
 
 
 def bonferroni(failure_probability: float, count: int) -> float:
@@ -60,7 +68,8 @@ def normal_quantile(failure_probability: float) -> float:
     return float(stats.norm.ppf(1 - failure_probability / 2))
 
 
-def student_t_interval(samples, failure_probability: float, axis: int = 0) -> tuple:
+def student_t_interval(samples: ArrayLike, failure_probability: float,
+                       axis: int = 0) -> tuple[Estimate, Estimate, Estimate, Estimate]:
     """(mean, stderr, low, high) of n >= 2 independent samples along ``axis``: a two-sided interval
     for the true mean, missing it with ``failure_probability``: Student t with Hall's skewness
     correction.
@@ -86,14 +95,14 @@ def student_t_interval(samples, failure_probability: float, axis: int = 0) -> tu
     n = len(samples)
     if n < 2:
         raise ValueError(f"an interval needs at least 2 samples along axis {axis}, got {n}")
-    mean = samples.mean(axis=0)
+    mean: Estimate = samples.mean(axis=0)
     deviations = samples - mean
-    stderr = samples.std(axis=0, ddof=1) / math.sqrt(n)
+    stderr: Estimate = samples.std(axis=0, ddof=1) / math.sqrt(n)
     spread = np.sqrt(np.mean(deviations ** 2, axis=0))
     skewness = np.mean(deviations ** 3, axis=0) / np.where(spread > 0, spread, 1.0) ** 3
-    b = skewness / (3 * math.sqrt(n))
+    b: Estimate = skewness / (3 * math.sqrt(n))
 
-    def inverse(y):
+    def inverse(y: float) -> Estimate:
         u = y - b / 2
         c = np.cbrt(1 + 3 * b * u)
         return 3 * u / (c ** 2 + c + 1)
@@ -102,12 +111,13 @@ def student_t_interval(samples, failure_probability: float, axis: int = 0) -> tu
     return mean, stderr, mean - stderr * inverse(q), mean - stderr * inverse(-q)
 
 
-def loglog_slope(x, y) -> float:
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of log y on log x."""
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def loglog_slope_interval(x, y, level: float = 0.95) -> tuple:
+def loglog_slope_interval(x: FloatArray | Sequence[float], y: ArrayLike,
+                          level: float = 0.95) -> tuple[float, float, float]:
     """(slope, low, high): least-squares slope of log y on log x with its Student-t interval
     (n - 2 degrees of freedom). For deterministic y (the modified-loss errors) it measures the
     distance from a power law, not sampling error: there is no coverage to calibrate."""
@@ -116,7 +126,8 @@ def loglog_slope_interval(x, y, level: float = 0.95) -> tuple:
     return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
 
 
-def replicate_slope_interval(x, samples, failure_probability: float = 0.05) -> tuple:
+def replicate_slope_interval(x: ArrayLike, samples: ArrayLike,
+                             failure_probability: float = 0.05) -> tuple[float, float, float]:
     """(slope, low, high): the least-squares slope b of log ybar(x) on log x, ybar the mean of
     ``samples`` (independent replicates x len(x), positive means), with a two-sided interval
     missing the slope of log E y(x) with ``failure_probability``.
@@ -142,7 +153,7 @@ def replicate_slope_interval(x, samples, failure_probability: float = 0.05) -> t
     return slope, float(low), float(high)
 
 
-def bound_verdict(lower, upper, bounds) -> str:
+def bound_verdict(lower: ArrayLike, upper: ArrayLike, bounds: ArrayLike) -> str:
     """Rule ``bound`` over a sweep: limits and bounds are arrays of one length."""
     lower, upper, bounds = (np.asarray(v, dtype=float) for v in (lower, upper, bounds))
     if np.any(lower > bounds):
@@ -160,7 +171,7 @@ def equality_verdict(predicted: float, low: float, high: float) -> str:
     return "holds" if low <= predicted <= high else "fails"
 
 
-def order_verdict(modified: tuple, plain: tuple, threshold: float) -> str:
+def order_verdict(modified: tuple[float, float, float], plain: tuple[float, float, float], threshold: float) -> str:
     """Rule ``order``: (slope, low, high) of the modified and the plain error against ``threshold``."""
     if modified[1] > threshold and plain[2] < threshold:
         return "holds"

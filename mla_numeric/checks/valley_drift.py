@@ -27,11 +27,15 @@ inconclusive when the fit is rejected by its chi-square test.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as distributions
 
+from .._typing import JSON, FloatArray, IntArray, Layers
 from ..engine import simulate
 from ..objectives.base import Objective
 from ..objectives.finite_sum import valley_product
@@ -55,13 +59,14 @@ FIT_TERMS = 4  # a cubic in eta: SGD's replicates are precise enough to see the 
 SOURCE = "Smith et al. (2021) for SGD; THEORY.md C4/C5 (derived c_v) for Lookahead and MLA"
 
 
-def imbalance(w) -> np.ndarray:
+def imbalance(w: ArrayLike) -> FloatArray | np.float64:
     """q(w) = w_1^2 - w_2^2 (over the last axis)."""
     w = np.asarray(w)
-    return w[..., 0] ** 2 - w[..., 1] ** 2
+    q: FloatArray | np.float64 = w[..., 0] ** 2 - w[..., 1] ** 2
+    return q
 
 
-def valley_start(objective: Objective, stretch: float = 2.0) -> np.ndarray:
+def valley_start(objective: Objective, stretch: float = 2.0) -> FloatArray:
     """The point (stretch r, sign(u*) r / stretch) of the valley, r = sqrt(|u*|): q != 0 if stretch != 1."""
     product = valley_product(objective)
     root = math.sqrt(abs(product))
@@ -73,19 +78,19 @@ class DriftSweep:
     """y(eta) per eta for one optimizer, and the intercept of its cubic fit in eta."""
 
     name: str
-    layers: tuple
+    layers: Layers
     cycles: int
-    lrs: np.ndarray
-    rates: np.ndarray         # y(eta): mean over replicates
-    stderr: np.ndarray
+    lrs: FloatArray
+    rates: FloatArray         # y(eta): mean over replicates
+    stderr: FloatArray
     replicates: int
     flow_time: float
     direction: float          # grad q . grad V at the start
-    fit: np.ndarray = field(init=False)  # (a, b, c, d) of y = a + b eta + c eta^2 + d eta^3
+    fit: FloatArray = field(init=False)  # (a, b, c, d) of y = a + b eta + c eta^2 + d eta^3
     intercept_stderr: float = field(init=False)
     fit_p_value: float = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         """Weighted least squares, weights 1 / stderr^2: the points are independent (each eta has its
         own random streams), so Cov(fit) = (X^T W X)^-1 and the residuals' chi^2 has n - 4 dof."""
         design = np.vander(self.lrs, FIT_TERMS, increasing=True)
@@ -93,7 +98,7 @@ class DriftSweep:
         coefficients, *_ = np.linalg.lstsq(design * weights[:, None], self.rates * weights, rcond=None)
         covariance = np.linalg.inv((design * weights[:, None] ** 2).T @ design)
         chi2 = float(np.sum(((design @ coefficients - self.rates) * weights) ** 2))
-        self.fit = coefficients
+        self.fit = cast(FloatArray, coefficients)  # float64 data: numpy's stubs say any floating type
         self.intercept_stderr = float(math.sqrt(covariance[0, 0]))
         self.fit_p_value = float(distributions.chi2.sf(chi2, len(self.lrs) - FIT_TERMS))
 
@@ -102,7 +107,7 @@ class DriftSweep:
         """a: the drift per unit flow time over eta, extrapolated to eta -> 0."""
         return float(self.fit[0])
 
-    def setting(self) -> dict:
+    def setting(self) -> JSON:
         return {"objective": "valley", "oracle": "reshuffle", "optimizer": self.name,
                 "layers": format_layers(self.layers), "cycles_per_epoch": self.cycles,
                 "lr": self.lrs.tolist(), "y": self.rates.tolist(), "y_stderr": self.stderr.tolist(),
@@ -115,7 +120,8 @@ def run_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(keys).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def drift_epochs(objective: Objective, layers, lrs, flow_time: float = 2.0) -> np.ndarray:
+def drift_epochs(objective: Objective, layers: Sequence[tuple[int, float]], lrs: Iterable[float],
+                 flow_time: float = 2.0) -> IntArray:
     """Whole epochs E per point, one per distinct eta = flow_time / (P m E) nearest to an eta of
     ``lrs``, in increasing eta (needs the valley with m = N K components)."""
     if objective.params.get("family") != "valley":
@@ -135,8 +141,9 @@ def drift_epochs(objective: Objective, layers, lrs, flow_time: float = 2.0) -> n
     return epochs
 
 
-def drift_rates(objective: Objective, name: str, layers, epochs: int, replicates, flow_time: float = 2.0,
-                seed: int = 0, progress: bool | None = None) -> np.ndarray:
+def drift_rates(objective: Objective, name: str, layers: Sequence[tuple[int, float]], epochs: int,
+                replicates: int | Sequence[int], flow_time: float = 2.0, seed: int = 0,
+                progress: bool | None = None) -> FloatArray:
     """y = (q(phi_tau) - q(phi_0)) / (tau eta) for each replicate of ``replicates`` (a count or
     indices), over ``epochs`` whole epochs at eta = flow_time / (P m epochs); replicate r draws from
     the stream (seed, r), so runs of disjoint replicates concatenate to one run of all of them."""
@@ -147,10 +154,12 @@ def drift_rates(objective: Objective, name: str, layers, epochs: int, replicates
                    RandomReshuffling(), start, seed=seed, keep="summary", progress=progress)
     if run.diverged:
         raise ValueError(f"{name} at lr {lr:g} diverged ({run.diverged[0]}); choose smaller lrs")
-    return (imbalance(run.final) - imbalance(start)) / (flow_time * lr)
+    drift = (imbalance(run.final) - imbalance(start)) / (flow_time * lr)
+    return cast(FloatArray, drift)  # an array, not a scalar: run.final has a row per replicate
 
 
-def drift_result(objective: Objective, name: str, layers, epochs, rates: list, flow_time: float = 2.0) -> DriftSweep:
+def drift_result(objective: Objective, name: str, layers: Sequence[tuple[int, float]], epochs: ArrayLike,
+                 rates: Sequence[FloatArray], flow_time: float = 2.0) -> DriftSweep:
     """The DriftSweep of the per-replicate ``rates`` (one array per entry of ``epochs``)."""
     optimizer = MLA(layers, 1.0)
     lrs = flow_time / (optimizer.P * objective.m * np.asarray(epochs))
@@ -161,8 +170,8 @@ def drift_result(objective: Objective, name: str, layers, epochs, rates: list, f
                       direction)
 
 
-def drift_sweep(objective: Objective, name: str, layers, lrs, replicates: int, flow_time: float = 2.0,
-                seed: int = 0, progress: bool | None = None) -> DriftSweep:
+def drift_sweep(objective: Objective, name: str, layers: Sequence[tuple[int, float]], lrs: Iterable[float],
+                replicates: int, flow_time: float = 2.0, seed: int = 0, progress: bool | None = None) -> DriftSweep:
     """Measure y(eta) for ``layers`` near each eta in ``lrs`` (needs m = N K components).
 
     Each eta is moved to the nearest one that makes ``flow_time`` a whole number E of epochs,
@@ -181,7 +190,7 @@ def predicted_intercept(sweep: DriftSweep) -> float:
     return -c_var.evaluate(eta=1.0) * sweep.direction
 
 
-def shallower_intercept(sweep: DriftSweep) -> tuple:
+def shallower_intercept(sweep: DriftSweep) -> tuple[str, float]:
     """(description, intercept) of the matched control: the drift predicted with the coefficient of
     the optimizer one layer shallower on the same m minibatches (for SGD: no regularizer, c_v = 0)."""
     if not sweep.layers:
@@ -198,7 +207,7 @@ def z_quantile(rows: int) -> float:
     return stats.normal_quantile(stats.bonferroni(FAILURE_PROBABILITY, rows))
 
 
-def _verdict(predicted, low, high, fit_ok: bool) -> str:
+def _verdict(predicted: float, low: float, high: float, fit_ok: bool) -> str:
     return stats.equality_verdict(predicted, low, high) if fit_ok else "inconclusive"
 
 
@@ -219,7 +228,7 @@ def check_drift(sweep: DriftSweep, z: float, c_var_over_eta: float | None = None
         resolution=relative_resolution("the drift intercept", predicted, (low, high)))
 
 
-def drift_ratio(deep: DriftSweep, shallow: DriftSweep) -> tuple:
+def drift_ratio(deep: DriftSweep, shallow: DriftSweep) -> tuple[float, float]:
     """(ratio, stderr) of the intercepts a_deep / a_shallow, the standard error by the delta
     method (the sweeps are independent runs)."""
     ratio = deep.intercept / shallow.intercept

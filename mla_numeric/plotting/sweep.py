@@ -1,20 +1,28 @@
 """The sweep's heatmaps (mla_numeric/sweep.py): the verdicts over a pair of axes, values in the cells."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
 
+from .._typing import JSON, StrPath
 from .output import save
 from .report import COLORS
 
 __all__ = ["sweep_figure"]
 
 
-def _value(value) -> str:
+def _value(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def sweep_figure(rows: list, first: str, second: str, axes: dict, title: str, path):
+def sweep_figure(rows: Sequence[JSON], first: str, second: str, axes: Mapping[str, Sequence[Any]], title: str,
+                 path: StrPath) -> Path:
     """A heatmap of the sweep's ``rows`` over the axes ``first`` (vertical) and ``second``
     (horizontal), ``axes[name]`` giving each axis's values in order.
 
@@ -23,7 +31,7 @@ def sweep_figure(rows: list, first: str, second: str, axes: dict, title: str, pa
     their counts and shows how many of its points hold, "h/n".
     """
     ys, xs = axes[first], axes[second]
-    cells: dict = {}
+    cells: dict[tuple[int, int], list[JSON]] = {}
     for row in rows:
         cells.setdefault((ys.index(row["point"][first]), xs.index(row["point"][second])), []).append(row)
     image = np.ones((len(ys), len(xs), 3))
