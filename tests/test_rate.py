@@ -1,9 +1,11 @@
 """Claims C1 and C2 (checks/rate.py): the C1 rule, its window and matched controls, the C2 control
-and resolution, at the quick size on the quadratic and at the default size on every objective.
+and resolution, at the quick size on the quadratic and at the default size on every objective;
+which optimizers run a C1 window (the preset's ``reference_windows``).
 
 Every run has fixed seeds, so every assertion is deterministic; the comments give the probability
 that an assertion about the truth would fail on a fresh seed.
 """
+import csv as csv_module
 import json
 from dataclasses import replace
 
@@ -15,11 +17,14 @@ from mla_numeric.checks.rate import (
     CONTROLS,
     DETECTED_FACTOR,
     GROUP,
+    PRESETS,
     TOLERANCE,
+    OptimizerRuns,
     RateSweep,
     check_bound,
     check_rate,
     default_objectives,
+    judge,
     measure,
     rate_sweep,
     theorem,
@@ -27,6 +32,7 @@ from mla_numeric.checks.rate import (
 from mla_numeric.cli import main
 from mla_numeric.moments import quadratic_moments
 from mla_numeric.objectives import valley
+from mla_numeric.plotting import rate_figure
 from mla_numeric.report import run_group
 from mla_numeric.spec import MLA
 from mla_numeric.symbolic import step_condition
@@ -38,7 +44,15 @@ ROOM = 2.0  # "the bound holds with room": every upper limit of A(T) below bound
 
 @pytest.fixture(scope="module")
 def quadratic():
-    """The quick-size measurement on the quadratic: one RateCase (Gaussian noise), three optimizers."""
+    """The quick-size measurement on the quadratic with every optimizer's C1 window
+    (reference_windows, as at the full size): one RateCase (Gaussian noise), three optimizers."""
+    [case] = measure(GROUP.preset("quick", objectives=("quadratic",), reference_windows=True))
+    return case
+
+
+@pytest.fixture(scope="module")
+def quadratic_nesting_window():
+    """The same at the quick preset as it is: the C1 window for the nesting only."""
     [case] = measure(GROUP.preset("quick", objectives=("quadratic",)))
     return case
 
@@ -196,13 +210,63 @@ def test_a_bound_looser_than_the_control_factor_everywhere_has_no_power(quadrati
     assert result.verdict == "inconclusive" and "no power" in result.note
 
 
+# ---- which optimizers run a C1 window (reference_windows) --------------------------------------
+
+def test_reference_optimizers_have_a_window_only_at_the_full_size(quadratic_nesting_window):
+    assert [PRESETS[size].reference_windows for size in ("quick", "default", "full")] == [False, False, True]
+    nesting, lookahead, sgd = quadratic_nesting_window.runs
+    assert nesting.rate is not None and [c.schedule for c in nesting.controls] == list(CONTROLS)
+    for runs in (lookahead, sgd):
+        assert runs.rate is None and runs.controls == [] and len(runs.bound.Ts) == 3
+    rows = [(r.claim, r.setting["layers"]) for r in judge([quadratic_nesting_window])]
+    assert rows == [("C1", "5:0.5,5:0.5"), ("C2", "5:0.5,5:0.5"), ("C2", "5:0.5"), ("C2", "sgd")]
+
+
+def test_the_nesting_is_the_same_with_and_without_reference_windows(quadratic, quadratic_nesting_window):
+    # Every number of the nesting, and of the reference optimizers' bound sweeps, bit for bit.
+    assert quadratic.window == quadratic_nesting_window.window
+    for full, cheap in zip(quadratic.runs, quadratic_nesting_window.runs, strict=True):
+        pairs = [(full.bound, cheap.bound)]
+        if cheap.rate is not None:
+            assert full.rate is not None and len(full.controls) == len(cheap.controls) == 2
+            pairs += [(full.rate, cheap.rate)] + list(zip(full.controls, cheap.controls, strict=True))
+        for a, b in pairs:
+            for name in ("Ts", "lrs", "averages", "minima", "bounds", "exact"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    full_rows = [r.to_dict() for r in judge([quadratic])]
+    cheap_rows = [r.to_dict() for r in judge([quadratic_nesting_window])]
+    assert full_rows[:2] == cheap_rows[:2] and [r["claim"] for r in cheap_rows[:2]] == ["C1", "C2"]
+
+
+def test_c2_without_a_window_is_judged_and_corrected_on_the_bound_sweep_alone(quadratic_nesting_window):
+    nesting, *references = quadratic_nesting_window.runs
+    for runs in references:
+        result = check_bound(runs.bound)
+        assert result.setting["T"] == runs.bound.Ts.tolist()
+        lower, upper = runs.bound.limits(len(runs.bound.Ts))  # Bonferroni over the 3 T's judged
+        assert result.interval in set(zip(lower.tolist(), upper.tolist(), strict=True))
+        assert result.verdict == "holds" and result.control[0].rejected
+    # With a window, the family is both sweeps: wider limits at the bound sweep's T's.
+    assert nesting.rate is not None
+    both = len(nesting.bound.Ts) + len(nesting.rate.Ts)
+    assert np.all(nesting.bound.limits(both)[0] < nesting.bound.limits()[0])
+    with pytest.raises(ValueError, match="at least one sweep"):
+        check_bound()
+
+
+def test_figure_without_any_window(quadratic_nesting_window, tmp_path):
+    runs = [OptimizerRuns(r.bound, None, []) for r in quadratic_nesting_window.runs]
+    assert rate_figure(runs, tmp_path / "no_window.png", title="bound sweeps only").stat().st_size > 10_000
+
+
 # ---- the group: files, JSON, command line ------------------------------------------------------
 
 def test_results_and_files(tmp_path):
+    # The quick preset: a C1 window for the nesting only; the figure and CSV without the others' windows.
     results = run_group(GROUP, tmp_path, GROUP.preset("quick", objectives=("quadratic",), layers=PAPER),
                         prefix=str(tmp_path))
     assert [(r["claim"], r["setting"]["layers"]) for r in results] == [
-        ("C1", "5:0.5,5:0.5"), ("C2", "5:0.5,5:0.5"), ("C1", "5:0.5"), ("C2", "5:0.5"), ("C1", "sgd"), ("C2", "sgd")]
+        ("C1", "5:0.5,5:0.5"), ("C2", "5:0.5,5:0.5"), ("C2", "5:0.5"), ("C2", "sgd")]
     data = json.loads((tmp_path / "rate_quadratic_gaussian.json").read_text())
     assert {"control", "resolution", "note"} <= set(data[0])
     rate, bound = data[0], data[1]
@@ -215,6 +279,10 @@ def test_results_and_files(tmp_path):
     assert (tmp_path / "rate_quadratic_gaussian.png").stat().st_size > 10_000
     csv = (tmp_path / "rate_quadratic_gaussian.csv").read_text().splitlines()
     assert csv[0].startswith("layers,schedule,sweep,T") and any(",constant,window," in row for row in csv)
+    sweeps = {tuple(row[:3]) for row in list(csv_module.reader(csv))[1:]}
+    assert sweeps == {("5:0.5,5:0.5", "c/sqrt(T)", "bound"), ("5:0.5,5:0.5", "c/sqrt(T)", "window"),
+                      ("5:0.5,5:0.5", "constant", "window"), ("5:0.5,5:0.5", "T^(-1/4)", "window"),
+                      ("5:0.5", "c/sqrt(T)", "bound"), ("sgd", "c/sqrt(T)", "bound")}
 
 
 def test_cli_rate_json(tmp_path, capsys):
@@ -243,16 +311,30 @@ def test_every_c1_control_is_rejected_at_the_default_size(default_results):
     # 2 standard errors beyond its interval, probability < 1e-3 per control (normal tails).
     _, results = default_results
     rows = [r for r in results if r.claim == "C1"]
-    assert len(rows) == 18  # 6 objective-oracle pairs x 3 optimizers
+    assert len(rows) == 6  # 6 objective-oracle pairs x the nesting (no reference windows at default)
     for row in rows:
+        assert row.setting["layers"] == "5:0.5,5:0.5"
         assert [c.verdict for c in row.control] == ["fails", "fails"], (row.setting["objective"], row.control)
+
+
+@pytest.mark.slow
+def test_reference_optimizers_get_c2_only_at_the_default_size(default_results):
+    cases, results = default_results
+    assert len(cases) == 6
+    for case in cases:
+        nesting, *references = case.runs
+        assert nesting.rate is not None and len(nesting.controls) == 2
+        assert [runs.rate for runs in references] == [None, None]
+        mine = [(r.claim, r.setting["layers"]) for r in results
+                if (r.setting["objective"], r.setting["oracle"]) == (case.objective, case.oracle)]
+        assert mine == [("C1", "5:0.5,5:0.5"), ("C2", "5:0.5,5:0.5"), ("C2", "5:0.5"), ("C2", "sgd")]
 
 
 @pytest.mark.slow
 def test_no_c1_row_fails_where_its_bound_holds_with_room(default_results):
     cases, results = default_results
     rows = [r for r in results if r.claim == "C1"]
-    windows = [runs.rate for case in cases for runs in case.runs]
+    windows = [runs.rate for case in cases for runs in case.runs if runs.rate is not None]
     for row, window in zip(rows, windows, strict=True):
         assert row.setting["T"] == window.Ts.tolist()
         _, upper = window.limits()
