@@ -317,16 +317,17 @@ class WorstCasePreset:
 
     nestings: tuple[str, ...] = NESTINGS + ("3:0.5,2:0.5,2:0.5",)
     lr_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
-    sweep_points: int = 13
-    max_points: int = 29
+    sweep_points: int = 9
+    max_points: int = 21
     anchor_steps: int = 8
     rtol: float = 0.05
     control_factor: float = 10.0
     solver: str = "CLARABEL"
 
 
-# Measured on 2 shared cores, load 3.5 / 6-7: quick 8 / 17 s, default 49 / 104 s (plus ~1-8 s of imports);
-# full not measured (its 61-point SDPs take 1.5-2 min each under load: an estimated 10-25 min).
+# Measured on 2 cores at load 2.5: quick 8 s, default 17 s (plus ~1-8 s of imports); the bisection's
+# SDPs (sweep_points) cost the most: sweep_points 13 and max_points 29 took 41 s. Full not measured
+# (its 61-point SDPs take 1.5-2 min each under load: an estimated 10-25 min).
 PRESETS = {
     "quick": WorstCasePreset(nestings=NESTINGS + ("2:0.5,2:0.5,2:0.5",), lr_fractions=(0.5, 1.0), sweep_points=9,
                              max_points=13, anchor_steps=4, rtol=0.1),

@@ -209,6 +209,12 @@ def test_measure_small_preset(tmp_path):
     assert len(rows) == 2 and len(rows[0]) == len(header)
     assert worst_case_figure(data, tmp_path / "wc.png").stat().st_size > 0
     assert horizon_figure(data, tmp_path / "horizon.png").stat().st_size > 0
+    # the check group's work units (a nesting each, then the anchors) combine into the same data
+    from mla_numeric.checks.worst_case import WorstCaseCheckPreset
+    from mla_numeric.checks.worst_case import measure as group_measure
+
+    assert [unit[0] for unit in group_measure.units(WorstCaseCheckPreset(preset), 0)] == ["nesting"] * 2 + ["anchors"]
+    assert group_measure(WorstCaseCheckPreset(preset)) == data
 
 
 # ---- the C7 check group (checks/worst_case.py) -----------------------------------------------------

@@ -30,19 +30,19 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from .._typing import JSON, Layers
 from ..spec import MLA, format_layers, parse_layers
 from ..symbolic import max_lr
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Option, Table
+from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work
 from .result import CheckResult, Control, Resolution
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13; only read by type checkers
 
-    from ..worst_case import WorstCase, WorstCaseData, WorstCasePreset
+    from ..worst_case import NestingData, WorstCase, WorstCaseData, WorstCasePreset
 
 __all__ = ["C7", "WorstCaseCheckPreset", "GROUP"]
 
@@ -74,20 +74,52 @@ def _presets() -> dict[str, WorstCaseCheckPreset]:
     return {size: WorstCaseCheckPreset(preset) for size, preset in PRESETS.items()}
 
 
-def measure(preset: WorstCaseCheckPreset, seed: int = 0, progress: bool | None = None) -> WorstCase | WorstCaseData:
-    """The C7 data (``worst_case.measure``), or one ``WorstCase`` when the preset names a point."""
-    from .. import worst_case
+Unit: TypeAlias = tuple[str, WorstCaseCheckPreset, str]  # (what, preset, nesting): "nesting", "anchors", "point"
+Part: TypeAlias = "NestingData | tuple[WorstCase, ...] | WorstCase"
 
+
+def units(preset: WorstCaseCheckPreset, seed: int = 0) -> list[Unit]:
+    """Work units: one per nesting of the C7 table and one for the anchors, or the one point that
+    the preset names (deterministic SDPs: ``seed`` is not used)."""
     if preset.layers is None:
         if (preset.T, preset.lr_times_L, preset.metric) != (None, None, "average"):
             raise ValueError("--T, --lr-times-L and --metric describe one point: give --layers too")
-        return worst_case.measure(preset.sdp, progress)
+        return [("nesting", preset, spec) for spec in preset.sdp.nestings] + [("anchors", preset, "")]
     if preset.metric not in METRICS:
         raise ValueError(f"--metric must be one of {', '.join(METRICS)}, got {preset.metric!r}")
-    optimizer = MLA(preset.layers)
+    return [("point", preset, format_layers(MLA(preset.layers).layers))]
+
+
+def run_unit(unit: Unit) -> Part:
+    """A nesting's SDPs (``worst_case.measure_nesting``), the anchors, or the one point."""
+    from .. import worst_case
+
+    what, preset, spec = unit
+    if what == "nesting":
+        return worst_case.measure_nesting(spec, preset.sdp)
+    if what == "anchors":
+        return worst_case.measure_anchors(preset.sdp)
+    optimizer = MLA(preset.layers or ())
     lr = max_lr(optimizer.K, optimizer.P, 1.0) if preset.lr_times_L is None else preset.lr_times_L
     return worst_case.worst_case(optimizer.layers, lr, 2 if preset.T is None else preset.T, preset.metric,
                                  preset.sdp.solver)
+
+
+def combine(preset: WorstCaseCheckPreset, seed: int, parts: list[Part]) -> WorstCase | WorstCaseData:
+    """The C7 data (as ``worst_case.measure`` gives it), or the one point."""
+    from ..worst_case import NestingData, WorstCase, WorstCaseData
+
+    if preset.layers is not None:
+        [point] = parts
+        assert isinstance(point, WorstCase)  # the one unit of a point
+        return point
+    nestings, anchors = tuple(part for part in parts if isinstance(part, NestingData)), parts[-1]
+    assert isinstance(anchors, tuple) and len(nestings) == len(parts) - 1  # the nestings', then the anchors' unit
+    return WorstCaseData(preset.sdp, nestings, anchors)
+
+
+# measure(preset, seed, progress) -> WorstCaseData, or one WorstCase when the preset names a point
+measure = Work(units, run_unit, combine)
 
 
 def _result(point: WorstCase, control_factor: float, what: str) -> CheckResult:
