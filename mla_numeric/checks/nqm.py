@@ -51,7 +51,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
-import sympy as sp
 from numpy.typing import ArrayLike
 
 from .._typing import JSON, FloatArray, IntArray, Layers
@@ -343,14 +342,12 @@ def variance_map(eta_h: ArrayLike = MAP_ETA_H, ks: ArrayLike = MAP_KS, alphas: A
     if not np.all((alphas > 0) & (alphas <= 1)):
         raise ValueError(f"alphas must lie in (0, 1], got {alphas.tolist()}")
     k, alpha, e = np.meshgrid(ks.astype(float), alphas, eta_h, indexing="ij")
-    values = {"beta": 1 - e, "k_1": k, "k_2": k, "alpha_1": alpha, "alpha_2": alpha,
-              "gamma_1": 1 - alpha, "gamma_2": 1 - alpha}
+    values = {"beta": 1 - e, "k_1": k, "k_2": k, "alpha_1": alpha, "alpha_2": alpha}
     ratio = {n: variance_ratio(n).numpy(**values) for n in (1, 2)}
-    # M_n = 1 - alpha + alpha M^k evaluated as written loses M^k below 1e-16 at alpha = 1 (0, not
-    # beta^K), which the K-th root magnifies; written in gamma_i = 1 - alpha_i it stays exact there.
-    kept = {alpha: 1 - sp.Symbol(f"gamma_{i}") for i, (_, alpha) in enumerate(layer_symbols(2), start=1)}
-    per_call = {name: np.abs(Formula(contraction(len(layers)).expr.subs(kept)).numpy(**values))
-                ** (1 / k ** len(layers)) for name, layers in NESTINGS.items()}
+    # contraction(n).numpy keeps M^k where 1 - alpha + alpha M^k would lose it (alpha = 1: beta^K,
+    # not 0), which the K-th root would magnify (tests/test_nqm.py)
+    per_call = {name: np.abs(contraction(len(layers)).numpy(**values)) ** (1 / k ** len(layers))
+                for name, layers in NESTINGS.items()}
     return VarianceMap(eta_h, ks, alphas, ratio[1], ratio[2] / ratio[1], per_call)
 
 
