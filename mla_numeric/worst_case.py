@@ -39,13 +39,15 @@ Anchor: gradient descent (no layer) with step 1/L on ``min`` has the tight value
 (Taylor 2017, PhD thesis, p. 190; Abbaszadehpeivasti, de Klerk & Zamani 2021), PEPit's example
 ``wc_gradient_descent`` of ``examples/nonconvex_optimization``.
 
-PEPit keeps global counters: build and solve one problem at a time per process (not thread-safe).
+PEPit keeps global counters: ``worst_case`` builds and solves one problem at a time per process
+(a lock, for the threads of a Dask worker).
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import math
+import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,9 +59,10 @@ from ._typing import Layers
 from .spec import MLA, check_positive, format_layers, parse_layers
 from .symbolic import convergence_bound, max_lr, step_condition
 
-__all__ = ["MAX_POINTS", "METRICS", "SOLVERS", "WorstCase", "CertifiedLR", "NestingData", "WorstCaseData",
-           "WorstCasePreset", "NESTINGS", "PRESETS", "Judgement", "worst_case", "c2_bound", "anchor_value",
-           "largest_certified_lr", "measure", "measure_nesting", "measure_anchors", "judge_point", "tightness_table"]
+__all__ = ["MAX_POINTS", "METRICS", "SOLVERS", "check_points", "WorstCase", "CertifiedLR", "NestingData",
+           "WorstCaseData", "WorstCasePreset", "NESTINGS", "PRESETS", "Judgement", "worst_case", "c2_bound",
+           "anchor_value", "largest_certified_lr", "measure", "measure_nesting", "measure_anchors", "judge_point",
+           "tightness_table"]
 
 MAX_POINTS = 61  # gradient evaluations T K + 1; 1-2 minutes per SDP at 61 (the cost grows like N^4.5)
 METRICS = ("average", "min")
@@ -153,12 +156,28 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-    K = math.prod(k for k, _ in layers)
+    check_points(layers, T)
+    with _ONE_PROBLEM_AT_A_TIME:
+        return _worst_case(layers, lr, T, metric, solver)
+
+
+# PEPit keeps global state (PEP() resets its counters of points and constraints) and _solve
+# redirects stdout: one problem at a time in a process, whose threads (a Dask worker's) may not.
+_ONE_PROBLEM_AT_A_TIME = threading.Lock()
+
+
+def check_points(layers: LayersSpec, T: int) -> None:
+    """Raise ValueError unless the SDP of T top-level iterations has T K + 1 <= MAX_POINTS points."""
+    K = math.prod(k for k, _ in _as_layers(layers))
     if T * K + 1 > MAX_POINTS:
         fix = (f"take T <= {(MAX_POINTS - 1) // K}" if K < MAX_POINTS
                else f"take a nesting with K = k_1 ... k_n <= {MAX_POINTS - 1}")
         raise ValueError(f"T K + 1 = {T * K + 1} gradient evaluations for T = {T}, K = {K}: the limit is "
                          f"{MAX_POINTS} (the SDP's cost grows like N^4.5: 1-2 minutes at {MAX_POINTS}); {fix}")
+
+
+def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> WorstCase:
+    """``worst_case`` on checked arguments."""
     PEP, SmoothFunction, cvxpy = _pepit()
     problem = PEP()
     f = problem.declare_function(SmoothFunction, L=1.0)
@@ -300,7 +319,7 @@ def largest_certified_lr(layers: LayersSpec, T: int, rtol: float = 0.05, solver:
     return CertifiedLR(layers, T, step_lr, target, lo, tuple(trials))
 
 
-NESTINGS = ("sgd", "2:0.5", "5:0.5", "2:0.5,2:0.5", "3:0.5,2:0.5")  # every preset adds the largest that fits
+NESTINGS = ("sgd", "2:0.5", "5:0.5", "2:0.5,2:0.5", "3:0.5,2:0.5")  # every preset adds a three-layer nesting
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ from mla_numeric.checks.rate import (
     CONTROLS,
     DETECTED_FACTOR,
     GROUP,
-    PRESETS,
     TOLERANCE,
     OptimizerRuns,
     RateSweep,
+    _optimizers,
     check_bound,
     check_rate,
     default_objectives,
+    has_window,
     judge,
     measure,
     rate_sweep,
     theorem,
+    units,
 )
 from mla_numeric.cli import main
 from mla_numeric.moments import quadratic_moments
@@ -212,8 +214,18 @@ def test_a_bound_looser_than_the_control_factor_everywhere_has_no_power(quadrati
 
 # ---- which optimizers run a C1 window (reference_windows) --------------------------------------
 
+@pytest.mark.parametrize("layers", [PAPER, ((5, 0.5),), ()])
+def test_each_optimizer_runs_once_and_the_window_runs_for_the_nesting_or_at_full(layers):
+    for size in ("quick", "default", "full"):
+        preset = GROUP.preset(size, layers=layers)
+        optimizers = _optimizers(preset)
+        assert optimizers[0] == layers and len(set(optimizers)) == len(optimizers) == (3 if layers == PAPER else 2)
+        expected = [True] + [size == "full"] * (len(optimizers) - 1)
+        assert [has_window(spec, preset) for spec in optimizers] == expected
+        assert [unit[2] for unit in units(preset)][:len(optimizers)] == optimizers
+
+
 def test_reference_optimizers_have_a_window_only_at_the_full_size(quadratic_nesting_window):
-    assert [PRESETS[size].reference_windows for size in ("quick", "default", "full")] == [False, False, True]
     nesting, lookahead, sgd = quadratic_nesting_window.runs
     assert nesting.rate is not None and [c.schedule for c in nesting.controls] == list(CONTROLS)
     for runs in (lookahead, sgd):
@@ -245,6 +257,8 @@ def test_c2_without_a_window_is_judged_and_corrected_on_the_bound_sweep_alone(qu
         assert result.setting["T"] == runs.bound.Ts.tolist()
         lower, upper = runs.bound.limits(len(runs.bound.Ts))  # Bonferroni over the 3 T's judged
         assert result.interval in set(zip(lower.tolist(), upper.tolist(), strict=True))
+        # C2 is proven: "fails" needs a lower limit above the bound, so above the truth (joint
+        # limits: probability <= 5 %); "holds" needs every upper limit below it, here >= 2 x A(T).
         assert result.verdict == "holds" and result.control[0].rejected
     # With a window, the family is both sweeps: wider limits at the bound sweep's T's.
     assert nesting.rate is not None

@@ -236,6 +236,7 @@ def test_the_c7_group_at_one_point_holds_with_its_control_rejected(tmp_path, cap
     (["worst-case", "--layers", "sgd", "--T", "x"], "--T must be an integer >= 1"),
     (["worst-case", "--layers", "sgd", "--lr-times-L", "-1"], "--lr-times-L must be a finite number > 0"),
     (["worst-case", "--layers", "sgd", "--metric", "max"], "--metric must be one of average, min"),
+    (["worst-case", "--layers", "5:0.5,5:0.5", "--T", "3"], "the limit is 61"),  # refused before any SDP
 ])
 def test_the_c7_command_answers_bad_input_in_one_line(args, message, capsys, tmp_path):
     pytest.importorskip("PEPit")

@@ -168,7 +168,7 @@ def details(checks: list[JSON]) -> str:
 
 
 GROUP = CheckGroup(
-    name="conformance", claims=(C8,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=15.0,
+    name="conformance", claims=(C8,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=5.0,
     summary="claim C8: do optax, torch-optimizer, pytorch-optimizer and timm compute (nested) Lookahead?",
     description="Drive each library's Lookahead, nested as its documentation suggests, with the engine's exact "
                 "and noisy gradients, and compare its iterates with the engine's: conforms, or the first "

@@ -282,7 +282,7 @@ def artifacts(cases: list[OrderCase], results: list[CheckResult]) -> list[Figure
 
 GROUP = CheckGroup(
     name="modified-loss", claims=(C3, C4), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts,
-    cost=8.0, summary="claims C3 and C4: the derived modified-loss coefficients, measured to 0.1 %, and O(eta^3)",
+    cost=3.0, summary="claims C3 and C4: the derived modified-loss coefficients, measured to 0.1 %, and O(eta^3)",
     description="Measure lambda/eta (C3, one full-batch cycle) and c_g/eta, c_v/eta (C4, the mean reshuffled epoch, "
                 "exact over all m! orders) by Richardson extrapolation of the eta^2 term of the error, against the "
                 "derived values, and fit the log-log slopes of the errors against the modified flow (3) and the "

@@ -461,7 +461,7 @@ def artifacts(data: NQMData, results: list[CheckResult]) -> list[Figure | Table 
 
 
 GROUP = CheckGroup(
-    name="nqm", claims=(C6,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=40.0,
+    name="nqm", claims=(C6,), presets=PRESETS, measure=measure, judge=judge, artifacts=artifacts, cost=8.0,
     summary="claim C6: the noisy quadratic model's steady state, loss over time, variance map",
     description="Compare the derived steady-state loss of SGD, Lookahead and two-layer MLA on Zhang et al.'s noisy "
                 "quadratic model (h_i = s_i^2 = 1/i, d = 100) with the exact moment recurrences and Monte Carlo; "

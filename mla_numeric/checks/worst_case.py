@@ -4,8 +4,8 @@ Setting
     Deterministic n-layer nested Lookahead (sigma = 0), written as the algorithm is defined (fast
     steps, a synchronisation at every level), on the class of L-smooth non-convex functions, with
     f(phi_0) - f(x) <= Delta at every visited point; L = Delta = 1. Nestings sgd, 2:0.5, 5:0.5,
-    2:0.5,2:0.5, 3:0.5,2:0.5 and the largest that fits the preset's SDP size; steps eta L at
-    fractions of C2's step condition; horizons T up to the preset's number of gradient evaluations.
+    2:0.5,2:0.5, 3:0.5,2:0.5 and a three-layer one (the preset's); steps eta L at fractions of C2's
+    step condition; horizons T up to the preset's number of gradient evaluations.
 Claim
     The worst case of (1/T) sum_{t<T} ||grad f(phi_t)||^2 is at most 2 Delta / (eta P K T), the
     C2 bound at sigma = 0, when 2 L eta P K + L^2 eta^2 K (K - 1) <= 1.
@@ -30,7 +30,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from .._typing import JSON, Layers
 from ..spec import MLA, format_layers, parse_layers
@@ -74,20 +74,24 @@ def _presets() -> dict[str, WorstCaseCheckPreset]:
     return {size: WorstCaseCheckPreset(preset) for size, preset in PRESETS.items()}
 
 
-Unit: TypeAlias = tuple[str, WorstCaseCheckPreset, str]  # (what, preset, nesting): "nesting", "anchors", "point"
+Unit: TypeAlias = tuple[Literal["nesting", "anchors", "point"], WorstCaseCheckPreset, str]  # (what, preset, nesting)
 Part: TypeAlias = "NestingData | tuple[WorstCase, ...] | WorstCase"
+POINT_T = 2  # the one point's T when --T is not given
 
 
 def units(preset: WorstCaseCheckPreset, seed: int = 0) -> list[Unit]:
     """Work units: one per nesting of the C7 table and one for the anchors, or the one point that
-    the preset names (deterministic SDPs: ``seed`` is not used)."""
+    the preset names, its options checked here (deterministic SDPs: ``seed`` is not used)."""
+    from ..worst_case import check_points
+
     if preset.layers is None:
         if (preset.T, preset.lr_times_L, preset.metric) != (None, None, "average"):
             raise ValueError("--T, --lr-times-L and --metric describe one point: give --layers too")
         return [("nesting", preset, spec) for spec in preset.sdp.nestings] + [("anchors", preset, "")]
     if preset.metric not in METRICS:
         raise ValueError(f"--metric must be one of {', '.join(METRICS)}, got {preset.metric!r}")
-    return [("point", preset, format_layers(MLA(preset.layers).layers))]
+    check_points(preset.layers, POINT_T if preset.T is None else preset.T)
+    return [("point", preset, "")]
 
 
 def run_unit(unit: Unit) -> Part:
@@ -99,9 +103,10 @@ def run_unit(unit: Unit) -> Part:
         return worst_case.measure_nesting(spec, preset.sdp)
     if what == "anchors":
         return worst_case.measure_anchors(preset.sdp)
-    optimizer = MLA(preset.layers or ())
+    assert preset.layers is not None  # units() names a point only then
+    optimizer = MLA(preset.layers)
     lr = max_lr(optimizer.K, optimizer.P, 1.0) if preset.lr_times_L is None else preset.lr_times_L
-    return worst_case.worst_case(optimizer.layers, lr, 2 if preset.T is None else preset.T, preset.metric,
+    return worst_case.worst_case(optimizer.layers, lr, POINT_T if preset.T is None else preset.T, preset.metric,
                                  preset.sdp.solver)
 
 
@@ -228,7 +233,7 @@ def _number(flag: str) -> Callable[[str], float]:
 
 GROUP = CheckGroup(
     name="worst-case", claims=(C7,), presets=_presets(), measure=measure, judge=judge, artifacts=artifacts,
-    cost=50.0, summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
+    cost=20.0, summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
     description="Compute, by performance estimation (PEPit, a semidefinite program), the worst case of deterministic "
                 "nested Lookahead over every L-smooth function, against the C2 bound at sigma = 0, for a table of "
                 "nestings, step sizes and horizons; the largest certified step size by bisection. With --layers: "
