@@ -345,8 +345,8 @@ class WorstCasePreset:
 
 
 # Measured on 2 cores at load 2.5: quick 8 s, default 17 s (plus ~1-8 s of imports); the bisection's
-# SDPs (sweep_points) cost the most: sweep_points 13 and max_points 29 took 41 s. Full not measured
-# (its 61-point SDPs take 1.5-2 min each under load: an estimated 10-25 min).
+# SDPs (sweep_points) cost the most: sweep_points 13 and max_points 29 took 41 s. Full: 450 s on 2
+# cores (65-89 s a nesting, most of it the 61-point SDP of its horizon sweep).
 PRESETS = {
     "quick": WorstCasePreset(nestings=NESTINGS + ("2:0.5,2:0.5,2:0.5",), lr_fractions=(0.5, 1.0), sweep_points=9,
                              max_points=13, anchor_steps=4, rtol=0.1),
