@@ -31,9 +31,12 @@ running cluster keep the threads they were started with (docs/distributed.md).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -161,6 +164,24 @@ class Local:
                 yield Outcome(index, results, seconds)
 
 
+@contextlib.contextmanager
+def _interrupt_when_started() -> Iterator[None]:
+    """Hold Ctrl-C while a cluster and its client start, and raise it once they have: a
+    LocalCluster interrupted half-way cannot be closed (Dask's exit hook then prints a traceback),
+    a started one is closed by ``Cluster.__exit__``. Outside the main thread, nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 class Cluster:
     """Tasks on the workers of a Dask cluster: a LocalCluster of N processes, or a running scheduler.
 
@@ -178,11 +199,14 @@ class Cluster:
         return self
 
     def __exit__(self, *exc: object) -> Literal[False]:
-        if self._client is not None:
-            self._client.cancel(self._futures)  # e.g. Ctrl-C while a finished group was being written
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        # Leaving on an exception (Ctrl-C while the cluster starts, say), a cluster that cannot
+        # close cleanly must not replace that exception with its own.
+        with contextlib.suppress(Exception) if exc[0] is not None else contextlib.nullcontext():
+            if self._client is not None:
+                self._client.cancel(self._futures)  # e.g. Ctrl-C while a finished group was being written
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
         self._client = self._cluster = None
         return False
 
@@ -194,13 +218,15 @@ class Cluster:
             except ImportError:
                 raise SchedulerError(f"--scheduler {self.scheduler} needs Dask's distributed, not installed: "
                                      f"pip install 'mla-numeric[dask]'") from None
-            if self.scheduler.startswith("processes:"):
-                self._cluster = LocalCluster(n_workers=int(self.scheduler.split(":")[1]), threads_per_worker=1,
-                                             processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
-            try:
-                self._client = Client(self.scheduler if self._cluster is None else self._cluster, timeout=30)
-            except OSError as error:
-                raise SchedulerError(f"cannot reach the Dask scheduler at {self.scheduler} ({error})") from None
+            with _interrupt_when_started():
+                if self.scheduler.startswith("processes:"):
+                    self._cluster = LocalCluster(n_workers=int(self.scheduler.split(":")[1]), threads_per_worker=1,
+                                                 processes=True, dashboard_address=None,
+                                                 silence_logs=logging.CRITICAL)
+                try:
+                    self._client = Client(self.scheduler if self._cluster is None else self._cluster, timeout=30)
+                except OSError as error:
+                    raise SchedulerError(f"cannot reach the Dask scheduler at {self.scheduler} ({error})") from None
             self._check_sources()
         return self._client
 

@@ -172,6 +172,14 @@ def test_quick_job_on_two_processes_equals_the_local_job(tmp_path):
     assert comparable(remote) == comparable(local) and remote["configuration"]["scheduler"] == "processes:2"
 
 
+def _cmdline(process) -> list[str]:
+    """A process's command line, or [] if it has ended meanwhile."""
+    try:
+        return process.cmdline()
+    except Exception:  # psutil.NoSuchProcess and the like: a short-lived helper
+        return []
+
+
 def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
     psutil = pytest.importorskip("psutil")  # a dependency of distributed
     out = tmp_path / "mla-report"
@@ -181,14 +189,33 @@ def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "--quick", "--no-cache", "--out", str(out),
                             "--scheduler", "processes:1"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     deadline, workers = time.monotonic() + 120, []
-    while not (workers and any(tmp_path.glob(".mla-report.building-*"))):  # building, and the cluster is up
-        assert run.poll() is None and time.monotonic() < deadline
-        workers = psutil.Process(run.pid).children(recursive=True)
-        time.sleep(0.2)
-    time.sleep(3)  # the units are submitted
+    # Mid-run: the cluster's workers are up (multiprocessing's spawned processes, not its resource
+    # tracker) and a first group is written into the folder being built, the others still running
+    # (the rate group completes first on one worker, and the rest takes several times as long).
+    while not (workers and any(tmp_path.glob(".mla-report.building-*/*"))):
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read() if run.poll() is not None else ""
+        workers = [process for process in psutil.Process(run.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(_cmdline(process))]
+        time.sleep(0.1)
     run.send_signal(signal.SIGINT)
-    assert run.wait(60) == 130 and "mla-check: interrupted" in run.stderr.read()
+    code, stderr = run.wait(60), run.stderr.read()
+    assert code == 130 and "mla-check: interrupted" in stderr, (code, stderr)
     assert (out / "report.md").read_text() == "the previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mla-report"]  # no half-built folder left
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "report.md"]
     assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_ctrl_c_while_the_cluster_starts_is_one_line(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    run = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "--quick", "--no-cache", "--out",
+                            str(tmp_path / "mla-report"), "--scheduler", "processes:1"], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    code, stderr = run.wait(60), run.stderr.read()
+    assert (code, stderr) == (130, "mla-check: interrupted\n")  # no traceback from a half-started cluster
+    assert list(tmp_path.iterdir()) == []  # nothing written, nothing half-built
