@@ -164,22 +164,49 @@ class Local:
                 yield Outcome(index, results, seconds)
 
 
-@contextlib.contextmanager
-def _interrupt_when_started() -> Iterator[None]:
-    """Hold Ctrl-C while a cluster and its client start, and raise it once they have: a
-    LocalCluster interrupted half-way cannot be closed (Dask's exit hook then prints a traceback),
-    a started one is closed by ``Cluster.__exit__``. Outside the main thread, nothing to hold."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+class _CtrlC:
+    """Ctrl-C (SIGINT) while a cluster is in use: raised as KeyboardInterrupt at once, as Python
+    does, except while the cluster starts (``holding()``: a LocalCluster interrupted half-way
+    cannot be closed, and Dask's exit hook then prints a traceback), and remembered: Python drops
+    a KeyboardInterrupt raised where exceptions are ignored, such as Dask's garbage-collection
+    callback, so ``raise_if_pressed`` is called between units. Outside the main thread, or where
+    SIGINT is not Python's default (ignored by a background job, or the caller's own handler),
+    nothing changes."""
+
+    def __init__(self) -> None:
+        self.pressed = self.holding = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> Literal[False]:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.pressed = True
+        if not self.holding:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def holding_until_started(self) -> Iterator[None]:
+        """Hold a Ctrl-C until the block (a cluster's start) ends, then raise it."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        self.raise_if_pressed()
+
+    def raise_if_pressed(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 class Cluster:
@@ -194,11 +221,14 @@ class Cluster:
         self._client: Any = None
         self._cluster: Any = None
         self._futures: list[Future] = []
+        self._ctrl_c = _CtrlC()
 
     def __enter__(self) -> Cluster:
+        self._ctrl_c.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> Literal[False]:
+        self._ctrl_c.__exit__(*exc)
         # Leaving on an exception (Ctrl-C while the cluster starts, say), a cluster that cannot
         # close cleanly must not replace that exception with its own.
         with contextlib.suppress(Exception) if exc[0] is not None else contextlib.nullcontext():
@@ -208,6 +238,8 @@ class Cluster:
             if self._cluster is not None:
                 self._cluster.close()
         self._client = self._cluster = None
+        if exc[0] is None:
+            self._ctrl_c.raise_if_pressed()  # one that Python dropped after the last unit
         return False
 
     def client(self) -> Client:
@@ -218,7 +250,7 @@ class Cluster:
             except ImportError:
                 raise SchedulerError(f"--scheduler {self.scheduler} needs Dask's distributed, not installed: "
                                      f"pip install 'mla-numeric[dask]'") from None
-            with _interrupt_when_started():
+            with self._ctrl_c.holding_until_started():
                 if self.scheduler.startswith("processes:"):
                     self._cluster = LocalCluster(n_workers=int(self.scheduler.split(":")[1]), threads_per_worker=1,
                                                  processes=True, dashboard_address=None,
@@ -268,6 +300,7 @@ class Cluster:
             yield from (Outcome(index, [], []) for index, tasks in enumerate(batches) if not tasks)
             with _Bar(batches, weights, progress, desc) as bar:
                 for future in as_completed(futures):
+                    self._ctrl_c.raise_if_pressed()
                     index, position = where[future.key]
                     bar.done(index)
                     if left[index] < 0:  # its batch has failed already

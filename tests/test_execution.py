@@ -172,6 +172,12 @@ def test_quick_job_on_two_processes_equals_the_local_job(tmp_path):
     assert comparable(remote) == comparable(local) and remote["configuration"]["scheduler"] == "processes:2"
 
 
+def _default_sigint() -> None:
+    """In the child, before Python starts: SIGINT as a terminal delivers it. A child inherits an
+    ignored SIGINT (something in the test session may ignore it), and Python then keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cmdline(process) -> list[str]:
     """A process's command line, or [] if it has ended meanwhile."""
     try:
@@ -187,7 +193,8 @@ def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
     (out / "report.md").write_text("the previous report\n")
     (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
     run = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "--quick", "--no-cache", "--out", str(out),
-                            "--scheduler", "processes:1"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+                            "--scheduler", "processes:1"], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=_default_sigint)
     deadline, workers = time.monotonic() + 120, []
     # Mid-run: the cluster's workers are up (multiprocessing's spawned processes, not its resource
     # tracker) and a first group is written into the folder being built, the others still running
@@ -210,7 +217,7 @@ def test_ctrl_c_while_the_cluster_starts_is_one_line(tmp_path):
     psutil = pytest.importorskip("psutil")
     run = subprocess.Popen([sys.executable, "-m", "mla_numeric.cli", "--quick", "--no-cache", "--out",
                             str(tmp_path / "mla-report"), "--scheduler", "processes:1"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up
         assert run.poll() is None and time.monotonic() < deadline
@@ -219,3 +226,38 @@ def test_ctrl_c_while_the_cluster_starts_is_one_line(tmp_path):
     code, stderr = run.wait(60), run.stderr.read()
     assert (code, stderr) == (130, "mla-check: interrupted\n")  # no traceback from a half-started cluster
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing half-built
+
+
+@pytest.fixture
+def python_sigint():
+    """SIGINT handled as Python does by default, in this process, for one test (the session may ignore it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_that_python_drops_is_raised_at_the_next_unit(python_sigint, recwarn):
+    from mla_numeric.execution import _CtrlC
+
+    class Finaliser:  # like Dask's garbage-collection callback: Python ignores what it raises
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # the handler runs here, inside __del__: its KeyboardInterrupt is dropped
+
+    with _CtrlC() as ctrl_c:
+        Finaliser()
+        assert ctrl_c.pressed  # dropped, but remembered
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.raise_if_pressed()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_a_ctrl_c_while_the_cluster_starts_waits_for_the_start(python_sigint):
+    from mla_numeric.execution import _CtrlC
+
+    started = False
+    with _CtrlC() as ctrl_c, pytest.raises(KeyboardInterrupt), ctrl_c.holding_until_started():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        started = True  # not interrupted half-way
+    assert started and ctrl_c.pressed
