@@ -1,7 +1,10 @@
 """Shared test fixtures."""
+import importlib.util
+import os
+
 import pytest
 
-from mla_numeric.checks.registry import group
+from mla_numeric.checks.registry import group, groups
 from mla_numeric.report import write_artifacts
 
 
@@ -14,3 +17,16 @@ def quick_group_run():
         write_artifacts(out, checked.artifacts(data, results), results)
         return results
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def extras_installed_on_ci():
+    """On CI (CI set, as .ci/run has it) the test extra is installed, so no test may skip for a
+    missing extra: a test that skips there would be a check that cannot fail. Elsewhere such tests
+    skip with the extra's name."""
+    if not os.environ.get("CI"):
+        return
+    required = {module for checked in groups().values() for module in checked.requires} | {"distributed", "psutil"}
+    missing = sorted(module for module in required if importlib.util.find_spec(module) is None)
+    assert not missing, f"CI runs with the test extra, but {missing} cannot be imported"
+
