@@ -166,7 +166,7 @@ class Local:
 
 class _CtrlC:
     """Ctrl-C (SIGINT) while a cluster is in use: raised as KeyboardInterrupt at once, as Python
-    does, except while the cluster starts (``holding()``: a LocalCluster interrupted half-way
+    does, except while the cluster starts (``holding_until_started``: a LocalCluster interrupted half-way
     cannot be closed, and Dask's exit hook then prints a traceback), and remembered: Python drops
     a KeyboardInterrupt raised where exceptions are ignored, such as Dask's garbage-collection
     callback, so ``raise_if_pressed`` is called between units. Outside the main thread, or where
