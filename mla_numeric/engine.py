@@ -11,16 +11,17 @@ counter form of THEORY.md: after fast step j = 1..K,
     phi_0, ..., phi_{top-1} <- phi_top                  (top: the highest level synchronised)
 
 The kernel keeps the counters c_i of THEORY.md (``counts``) rather than testing divisibility.
-After each top-level iteration it records the exact f(phi_n) and ||grad f(phi_n)||^2. The
-randomness of call c of a replicate comes from the counter-based stream keyed by (seed,
-replicate) at position c (Gaussian noise: positions c d .. c d + d - 1; rng.py), so results are
-bit-identical for any thread count, replicate chunking or time blocking. A replicate whose
-records turn non-finite (overflow included) stops; its step is reported.
+After each top-level iteration it records the exact f(phi_n) (unless ``record_loss=False``) and
+||grad f(phi_n)||^2. The randomness of call c of a replicate comes from the counter-based stream
+keyed by (seed, replicate) at position c (Gaussian noise: positions c d .. c d + d - 1; rng.py),
+so results are bit-identical for any thread count, replicate chunking or time blocking. A
+replicate whose records turn non-finite (overflow included) stops; its step is reported.
 
 Speed (benchmarks/bench_engine.py): the normals of many oracle calls are drawn ahead in one bulk
 call (``rng.normals``, the same numbers as ``rng.normal`` one by one, in a loop the compiler
 vectorises), and the objective's functions are called in place (``_grad`` below) rather than
-through a wrapper that reference-counts its array arguments on every call.
+through a wrapper that reference-counts its array arguments on every call. With Gaussian noise
+the gradient recorded at the end of a top-level iteration is reused by the next fast step.
 """
 from __future__ import annotations
 
@@ -112,8 +113,13 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
     m, orders (R, m) or (R, 0)) are read-only tuples. The arrays written are separate arguments,
     because numba's parfors do not write back through tuples: state (R, n+1, d), calls (R,),
     diverged_at (R,) (-1 while alive), and the records at columns t_start + 1 .. t_start +
-    iterations of loss and grad_norm_sq (R, T+1) and trajectory (R, T+1, d) or (R, 0, d).
-    Whole arrays with an offset keep one array layout, hence one compiled kernel.
+    iterations of loss (R, T+1) or (R, 0) (f not computed), grad_norm_sq (R, T+1) and trajectory
+    (R, T+1, d) or (R, 0, d). Whole arrays with an offset keep one array layout, hence one
+    compiled kernel.
+
+    With Gaussian noise the first fast step of a top-level iteration reuses the gradient just
+    recorded: every level equals phi_n after the top synchronisation, so grad f(phi_0) is that
+    gradient, bit for bit (K + 1 gradients per iteration become K: half of SGD's).
     """
     ks, alphas, lr = optimizer
     replicates, levels, d = state.shape
@@ -124,6 +130,7 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
     kind, noise_scale, m, orders = oracle
     noisy = kind == GAUSSIAN and noise_scale.shape[0] > 0
     keep_trajectory = trajectory.shape[1] > 0
+    keep_loss = loss.shape[1] > 0
     # Normals are drawn ahead for `batch` oracle calls at a time: call c uses positions
     # c d .. c d + d - 1 of the stream, so a batch is one contiguous run of positions.
     batch = max(1, _NORMALS_PER_BATCH // d) if noisy else 0
@@ -147,6 +154,7 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
         call = calls[r]
         batch_end = call  # z holds the normals of calls batch_end - batch .. batch_end - 1
         position, epoch = 0, 0
+        g_at_fast = False  # g holds grad f(phi_0): the record's gradient, phi_0 = phi_n
         if kind == RESHUFFLE or kind == PRESCRIBED:  # noqa: SIM109 (numba kernel: scalar comparisons)
             position, epoch = call % m, call // m
             if kind == PRESCRIBED:
@@ -157,7 +165,9 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
             for _ in range(K):
                 # fast step: phi_0 <- phi_0 - eta G(phi_0, xi_call)
                 if kind == GAUSSIAN:
-                    _grad(functions, fast, data, g)
+                    if not g_at_fast:
+                        _grad(functions, fast, data, g)
+                    g_at_fast = False
                     if noisy:
                         if call == batch_end:
                             normals(key, call * d, z, flags)
@@ -199,18 +209,21 @@ def _advance(functions, data, optimizer, oracle, keys, state, calls, diverged_at
                 for i in range(top):
                     for q in range(d):
                         phi[i, q] = phi[top, q]
-            f = _value(functions, slow, data)
+            f = _value(functions, slow, data) if keep_loss else 0.0
             _grad(functions, slow, data, g)
+            g_at_fast = True
             norm_sq = 0.0
             for q in range(d):
                 norm_sq += g[q] * g[q]
-            loss[r, t] = f
+            if keep_loss:
+                loss[r, t] = f
             grad_norm_sq[r, t] = norm_sq
             if keep_trajectory:
                 trajectory[r, t, :] = slow
             if not (math.isfinite(f) and math.isfinite(norm_sq)):
                 diverged_at[r] = t
-                loss[r, t:] = np.nan
+                if keep_loss:
+                    loss[r, t:] = np.nan
                 grad_norm_sq[r, t:] = np.nan
                 if keep_trajectory:
                     trajectory[r, t:, :] = np.nan
@@ -292,7 +305,9 @@ class _RunningMoments:
         if len(rows) == 0:
             return
         count, mean = len(rows), rows.mean(axis=0)
-        m2 = ((rows - mean) ** 2).sum(axis=0)
+        deviations = rows - mean  # one temporary: the rows of a long run are hundreds of MB
+        deviations *= deviations
+        m2 = deviations.sum(axis=0)
         total = self.count + count
         delta = mean - self.mean
         self.mean = self.mean + delta * count / total
@@ -310,8 +325,9 @@ class _RunningMoments:
 
 def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Sequence[int] = 1,
              oracle: Oracle | None = None, x0: ArrayLike | None = None, *, seed: int = 0, keep: str = "records",
-             trajectory: bool = False, chunk: int | None = None, block: int | None = None,
-             progress: bool | None = None, seeds: int | Sequence[int] | None = None) -> SimulationResult:
+             trajectory: bool = False, record_loss: bool = True, chunk: int | None = None,
+             block: int | None = None, progress: bool | None = None,
+             seeds: int | Sequence[int] | None = None) -> SimulationResult:
     """Run ``optimizer`` on ``objective`` for T top-level iterations, over many replicates.
 
     Parameters
@@ -334,6 +350,10 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
         only running sums, so memory is O(chunk * T) whatever R.
     trajectory : bool
         Also keep phi_t for every replicate (``keep="records"`` only).
+    record_loss : bool
+        Compute f(phi_t) (default). False skips it, which is most of a record's cost on a finite
+        sum besides the gradient (a log or exp per component); ``loss`` is then NaN with count 0
+        and ``loss_records`` None. Everything else is the same, bit for bit.
     chunk, block : int, optional
         Replicates per kernel call and iterations per kernel call (results do not depend on them).
     progress : bool, optional
@@ -362,6 +382,8 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
     x0 = objective.start() if x0 is None else check_finite_array("x0", x0, (d,))
     if keep not in ("records", "summary"):
         raise ValueError(f"keep must be 'records' or 'summary', got {keep!r}")
+    if not isinstance(record_loss, bool):
+        raise ValueError(f"record_loss must be True or False, got {record_loss!r}")
     if trajectory and keep != "records":
         raise ValueError("trajectory=True needs keep='records'")
     R = len(indices)
@@ -392,10 +414,10 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
             state = np.empty((size, optimizer.depth + 1, d))
             state[:] = x0
             calls, diverged_at = np.zeros(size, dtype=np.int64), np.full(size, -1, dtype=np.int64)
-            loss = np.empty((size, T + 1))
+            loss = np.empty((size, T + 1 if record_loss else 0))
             grad_norm_sq = np.empty((size, T + 1))
             traj = np.empty((size, T + 1 if trajectory else 0, d))
-            loss[:, 0], grad_norm_sq[:, 0] = f0, float(g0 @ g0)
+            loss[:, :1], grad_norm_sq[:, 0] = f0, float(g0 @ g0)
             if trajectory:
                 traj[:, 0] = x0
             for t in range(0, T, block):
@@ -407,13 +429,17 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
             alive = diverged_at < 0
             diverged += [Divergence(int(indices[start + i]), int(seed), int(diverged_at[i]))
                          for i in np.flatnonzero(~alive)]
-            loss_moments.add(loss[alive])
-            grad_moments.add(grad_norm_sq[alive])
+            everyone = bool(alive.all())  # then no copies of the records
+            if record_loss:
+                loss_moments.add(loss if everyone else loss[alive])
+            live = grad_norm_sq if everyone else grad_norm_sq[alive]
+            grad_moments.add(live)
             averages[rows] = np.nan
-            averages[rows][alive] = grad_norm_sq[alive, :T].mean(axis=1)
+            averages[rows][alive] = live[:, :T].mean(axis=1)
             finals.append(state[:, -1])
-            if keep == "records":
+            if keep == "records" and record_loss:
                 loss_rows.append(loss)
+            if keep == "records":
                 grad_rows.append(grad_norm_sq)
                 traj_rows.append(traj)
     if diverged:
@@ -426,11 +452,13 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
               "replicates": indices.tolist(), "x0": x0.tolist(),
               "package": {"name": "mla-numeric", "version": __version__}}
     records = keep == "records"
+    nan = np.full(T + 1, np.nan)
     return SimulationResult(
         config=config, replicates=indices,
-        loss=loss_moments.summary(T + 1), grad_norm_sq=grad_moments.summary(T + 1),
+        loss=loss_moments.summary(T + 1) if record_loss else Summary(nan, nan.copy(), 0),
+        grad_norm_sq=grad_moments.summary(T + 1),
         average_grad_norm_sq=averages, diverged=diverged, final=np.concatenate(finals),
-        loss_records=np.concatenate(loss_rows) if records else None,
+        loss_records=np.concatenate(loss_rows) if records and record_loss else None,
         grad_norm_sq_records=np.concatenate(grad_rows) if records else None,
         trajectory=np.concatenate(traj_rows) if trajectory else None)
 

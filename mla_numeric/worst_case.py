@@ -26,7 +26,9 @@ first-order methods for composite convex optimization", SIAM J. Optim. 2017, The
 Every x_i is phi_0 minus a combination of the g_j, so the problem is a semidefinite program in the
 Gram matrix of (phi_0, g_1, ..., g_N) and the values f_i, exact (tight) for any dimension d >= N + 1.
 PEPit (Goujaud et al., "PEPit: computer-assisted worst-case analyses of first-order optimization
-methods in Python", Math. Prog. Comp. 2024) builds it; cvxpy with Clarabel (or SCS) solves it. The
+methods in Python", Math. Prog. Comp. 2024) builds it; Clarabel solves it, handed the conic program
+directly (``pep_clarabel``, single-threaded: the same numbers on any machine load), or SCS through
+cvxpy if Clarabel fails. The
 SDP has N = T K + 1 points (phi_T is evaluated for its value) and N (N - 1) interpolation
 constraints; its cost grows like N^4.5, hence ``MAX_POINTS``.
 
@@ -113,14 +115,24 @@ def anchor_value(steps: int) -> float:
 
 
 def _pepit() -> tuple[Any, Any, Any]:
-    """(PEP, SmoothFunction, cvxpy): the optional 'pep' extra, untyped (Any) to mypy."""
+    """(PEP, SmoothFunction, cvxpy): the optional 'pep' extra, untyped (Any) to mypy.
+
+    Registers ``pep_clarabel.ClarabelWrapper`` with PEPit under the name ``_CLARABEL_WRAPPER``.
+    """
     try:
         import cvxpy
         from PEPit import PEP
         from PEPit.functions import SmoothFunction
+        from PEPit.wrappers import WRAPPERS
+
+        from .pep_clarabel import ClarabelWrapper
     except ImportError:
         raise ImportError(MISSING) from None
+    WRAPPERS[_CLARABEL_WRAPPER] = ClarabelWrapper
     return PEP, SmoothFunction, cvxpy
+
+
+_CLARABEL_WRAPPER = "mla_numeric.clarabel"  # a name of our own in PEPit's table of wrappers
 
 
 def _as_layers(layers: LayersSpec) -> Layers:
@@ -207,7 +219,7 @@ def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> 
             problem.set_performance_metric(f.gradient(phi) ** 2)
         problem.set_initial_condition(f0 - f.value(slow[-1]) <= 1)
 
-    used, value, accuracy = _solve(problem, solver, cvxpy)
+    used, status, value, accuracy = _solve(problem, solver, cvxpy)
     if used is None:
         raise RuntimeError(f"both SDP solvers ({', '.join(SOLVERS)}) failed on layers {format_layers(layers)}, "
                            f"lr {lr:g}, T {T}, metric {metric}: the step is probably at the edge where the "
@@ -215,29 +227,40 @@ def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> 
     if used != solver:
         used = f"{used} (after {solver} failed)"
     within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
-    return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, problem.wrapper.prob.status,
-                     accuracy, len(f.list_of_points), bool(within))
+    return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, status, accuracy,
+                     len(f.list_of_points), bool(within))
 
 
-def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, float, float]:
-    """Solve with ``solver``, else the other one: (solver used or None, value, accuracy)."""
+def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, float, float]:
+    """Solve with ``solver``, else the other one: (solver used or None, status, value, accuracy).
+
+    Clarabel is called through ``pep_clarabel`` (one thread), SCS through cvxpy; the status is
+    cvxpy's name for it ("optimal", "optimal_inaccurate", "unbounded", ...).
+    """
+    status = ""
     for name in (solver,) + tuple(s for s in SOLVERS if s != solver):
         try:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the status says it; PEPit's prints are swallowed too
-                dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
+                if name == "CLARABEL":
+                    dual = problem.solve(wrapper=_CLARABEL_WRAPPER, safe_mode=False, verbose=0, max_threads=1)
+                else:
+                    dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
         except cvxpy.error.SolverError:
             continue
-        status = problem.wrapper.prob.status
+        wrapper = problem.wrapper
+        status = wrapper.status if name == "CLARABEL" else wrapper.prob.status
         if status in ("unbounded", "unbounded_inaccurate"):
-            return name, math.inf, 0.0
+            return name, status, math.inf, 0.0
         if dual is None or status not in ("optimal", "optimal_inaccurate"):
             continue
-        primal = float(problem.wrapper.objective.value)
-        violation = max(float(max(constraint.violation().max(), 0.0))
-                        for constraint in problem.wrapper.prob.constraints)
-        return name, float(dual), max(abs(float(dual) - primal), violation)
-    return None, math.nan, math.nan
+        if name == "CLARABEL":
+            primal, violation = wrapper.primal_value, wrapper.violation
+        else:
+            primal = float(wrapper.objective.value)
+            violation = max(float(max(constraint.violation().max(), 0.0)) for constraint in wrapper.prob.constraints)
+        return name, status, float(dual), max(abs(float(dual) - primal), violation)
+    return None, status, math.nan, math.nan
 
 
 class Judgement(NamedTuple):

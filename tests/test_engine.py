@@ -222,6 +222,21 @@ def test_chunking_and_blocks_do_not_change_results():
     np.testing.assert_array_equal(streamed.final, whole.final)
 
 
+@pytest.mark.parametrize("oracle", [mn.GaussianNoise(0.7), mn.WithReplacement()], ids=lambda o: o.name)
+def test_skipping_the_loss_changes_nothing_else(oracle):
+    objective = objectives.make("robust-regression", 4, seed=0)
+    optimizer = mn.MLA([(3, 0.5)], 0.05)
+    both = mn.simulate(objective, optimizer, 30, replicates=4, oracle=oracle, seed=2, trajectory=True)
+    grads = mn.simulate(objective, optimizer, 30, replicates=4, oracle=oracle, seed=2, trajectory=True,
+                        record_loss=False)
+    np.testing.assert_array_equal(grads.grad_norm_sq_records, both.grad_norm_sq_records)
+    np.testing.assert_array_equal(grads.trajectory, both.trajectory)
+    np.testing.assert_array_equal(grads.average_grad_norm_sq, both.average_grad_norm_sq)
+    assert grads.loss_records is None and grads.loss.count == 0 and np.all(np.isnan(grads.loss.mean))
+    with pytest.raises(ValueError, match="record_loss must be True or False, got 'no'"):
+        mn.simulate(objective, optimizer, 3, record_loss="no")
+
+
 _DIGEST = """
 import hashlib, numba, numpy as np, mla_numeric as mn
 from mla_numeric import objectives

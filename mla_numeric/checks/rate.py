@@ -236,7 +236,7 @@ def rate_sweep(objective: Objective, layers: Iterable[tuple[int, float]], oracle
             continue
         optimizer_at_T = MLA(optimizer.layers, eta)
         run = simulate(objective, optimizer_at_T, int(T), replicates, oracle, x0, seed=seed,
-                       keep="summary", progress=progress)
+                       keep="summary", record_loss=False, progress=progress)  # A(T) needs no f
         averages.append(run.average_grad_norm_sq)
         minima.append(np.min(run.grad_norm_sq.mean[:T]))
         if quadratic_exact:

@@ -233,13 +233,13 @@ def _number(flag: str) -> Callable[[str], float]:
 
 GROUP = CheckGroup(
     name="worst-case", claims=(C7,), presets=_presets(), measure=measure, judge=judge, artifacts=artifacts,
-    cost=20.0, summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
+    cost=6.0, summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
     description="Compute, by performance estimation (PEPit, a semidefinite program), the worst case of deterministic "
                 "nested Lookahead over every L-smooth function, against the C2 bound at sigma = 0, for a table of "
                 "nestings, step sizes and horizons; the largest certified step size by bisection. With --layers: "
                 "one point (value, bound, ratio, solver, status, points).",
     full_help="61-point SDPs and five step sizes (about 8 minutes on 2 cores)",
-    requires=("PEPit", "cvxpy"), extra="pep", details=details,
+    requires=("PEPit", "cvxpy", "clarabel"), extra="pep", details=details,
     options=(Option("--layers", "layers", "SPEC", "one nesting, innermost first ('sgd' for none): compute one point",
                     parse=lambda spec: tuple(parse_layers(spec))),
              Option("--T", "T", "N", "top-level iterations of the one point (default 2)", parse=_integer("--T")),
