@@ -115,21 +115,19 @@ def anchor_value(steps: int) -> float:
 
 
 def _pepit() -> tuple[Any, Any, Any]:
-    """(PEP, SmoothFunction, cvxpy): the optional 'pep' extra, untyped (Any) to mypy.
-
-    Registers ``pep_clarabel.ClarabelWrapper`` with PEPit under the name ``_CLARABEL_WRAPPER``.
+    """(PEP, SmoothFunction, cvxpy): the optional 'pep' extra, untyped (Any) to mypy. PEP is
+    ``pep_clarabel.ClarabelPEP``; its wrapper is registered with PEPit as ``_CLARABEL_WRAPPER``.
     """
     try:
         import cvxpy
-        from PEPit import PEP
         from PEPit.functions import SmoothFunction
         from PEPit.wrappers import WRAPPERS
 
-        from .pep_clarabel import ClarabelWrapper
+        from .pep_clarabel import ClarabelPEP, ClarabelWrapper
     except ImportError:
         raise ImportError(MISSING) from None
     WRAPPERS[_CLARABEL_WRAPPER] = ClarabelWrapper
-    return PEP, SmoothFunction, cvxpy
+    return ClarabelPEP, SmoothFunction, cvxpy
 
 
 _CLARABEL_WRAPPER = "mla_numeric.clarabel"  # a name of our own in PEPit's table of wrappers

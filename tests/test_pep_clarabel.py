@@ -31,9 +31,9 @@ SETTINGS = [  # (layers, eta L, T, metric): nestings of depth 0..2, both measure
 ]
 
 
-def nested_lookahead_pep(layers, lr, T, metric):
+def nested_lookahead_pep(layers, lr, T, metric, pep=PEP):
     """The PEP of ``worst_case`` (nested Lookahead on L-smooth functions), written out again."""
-    problem = PEP()
+    problem = pep()
     f = problem.declare_function(SmoothFunction, L=1.0)
     evaluated = []
 
@@ -63,7 +63,7 @@ def nested_lookahead_pep(layers, lr, T, metric):
 
 def solve(setting, wrapper):
     _pepit()  # registers the wrapper
-    problem = nested_lookahead_pep(*setting)
+    problem = nested_lookahead_pep(*setting, pep=PEP if wrapper == "cvxpy" else pep_clarabel.ClarabelPEP)
     with redirect_stdout(io.StringIO()):
         if wrapper == "cvxpy":
             value = problem.solve(wrapper="cvxpy", solver="CLARABEL", verbose=0)
@@ -86,6 +86,10 @@ def test_same_value_and_certificate_as_the_cvxpy_wrapper(setting):
     assert min(constraint._dual_variable_value for constraint in problem._list_of_constraints_sent_to_wrapper
                if constraint.equality_or_inequality == "inequality") > -1e-7
     assert wrapper.violation < 1e-6 and wrapper.primal_value == pytest.approx(value, rel=RTOL)
+    # ClarabelPEP's dual value b . z is the number PEPit rebuilds from the same multipliers
+    with redirect_stdout(io.StringIO()):
+        rebuilt = PEP.check_feasibility(problem, problem.objective.eval(), verbose=0)
+    assert value == pytest.approx(rebuilt, rel=1e-9)
 
 
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate")

@@ -31,7 +31,8 @@ RTOL = 1e-6  # the solver's tolerance is 1e-8; reductions compare two SDPs, each
 
 
 def test_missing_extra_is_a_clear_message(monkeypatch):
-    monkeypatch.setitem(sys.modules, "PEPit", None)  # makes `import PEPit` fail
+    for name in [name for name in sys.modules if name.split(".")[0] == "PEPit"] + ["mla_numeric.pep_clarabel"]:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import PEPit...` fail, as when not installed
     with pytest.raises(ImportError, match=r"requires the 'pep' extra: pip install mla-numeric\[pep\]"):
         worst_case([], 0.5, 2)
 
