@@ -237,6 +237,22 @@ def test_skipping_the_loss_changes_nothing_else(oracle):
         mn.simulate(objective, optimizer, 3, record_loss="no")
 
 
+@pytest.mark.parametrize("shape", [(64, 9), (7, 3), (1, 5), (3, 17), (5, 16)])
+def test_summaries_by_blocks_have_numpys_bits(monkeypatch, shape):
+    # Blocks of 4 columns (2048 in use), a last block of 1 column at 9 and 17: numpy alone
+    # would reduce a single column pairwise, not row by row, and change the last bits.
+    from mla_numeric import engine
+
+    monkeypatch.setattr(engine, "_COLUMNS_PER_BLOCK", 4)
+    rng = np.random.default_rng(3)
+    rows = rng.exponential(size=shape) * rng.uniform(0.1, 10, size=shape[1])
+    moments = engine._RunningMoments()
+    moments.add(rows)
+    mean = rows.mean(axis=0)
+    np.testing.assert_array_equal(moments.mean, mean)
+    np.testing.assert_array_equal(moments.m2, ((rows - mean) ** 2).sum(axis=0))
+
+
 _DIGEST = """
 import hashlib, numba, numpy as np, mla_numeric as mn
 from mla_numeric import objectives
