@@ -305,10 +305,26 @@ class _RunningMoments:
     def add(self, rows: FloatArray) -> None:
         if len(rows) == 0:
             return
-        count, mean, m2 = len(rows), np.empty(rows.shape[1]), np.empty(rows.shape[1])
-        # By blocks of columns, so that the temporaries stay in cache (a long run's rows are hundreds
-        # of MB), adding the rows in order as numpy's rows.mean(axis=0) and sum(axis=0) do: the same bits.
-        for start in range(0, rows.shape[1], _COLUMNS_PER_BLOCK):
+        count, columns = rows.shape
+        if columns <= _COLUMNS_PER_BLOCK:  # short runs, many replicates: numpy at once
+            mean = rows.mean(axis=0)
+            m2 = ((rows - mean) ** 2).sum(axis=0)
+        else:
+            mean, m2 = self._by_blocks(rows)
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * count / total
+        self.m2 = self.m2 + m2 + delta ** 2 * self.count * count / total
+        self.count = total
+
+    @staticmethod
+    def _by_blocks(rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(mean, m2) over the rows by blocks of columns, so that the temporaries stay in cache (a
+        long run's rows are hundreds of MB), adding the rows in order as numpy's mean(axis=0) and
+        sum(axis=0) do for two columns or more: the same bits."""
+        count, columns = rows.shape
+        mean, m2 = np.empty(columns), np.empty(columns)
+        for start in range(0, columns, _COLUMNS_PER_BLOCK):
             block = rows[:, start:start + _COLUMNS_PER_BLOCK]
             total = block[0].copy()
             for row in block[1:]:
@@ -318,11 +334,7 @@ class _RunningMoments:
             for row in block[1:]:
                 total += (row - block_mean) ** 2
             m2[start:start + _COLUMNS_PER_BLOCK] = total
-        total = self.count + count
-        delta = mean - self.mean
-        self.mean = self.mean + delta * count / total
-        self.m2 = self.m2 + m2 + delta ** 2 * self.count * count / total
-        self.count = total
+        return mean, m2
 
     def summary(self, length: int) -> Summary:
         if self.count == 0:

@@ -66,7 +66,7 @@ __all__ = ["MAX_POINTS", "METRICS", "SOLVERS", "check_points", "WorstCase", "Cer
            "anchor_value", "largest_certified_lr", "measure", "measure_nesting", "measure_anchors", "judge_point",
            "tightness_table"]
 
-MAX_POINTS = 61  # gradient evaluations T K + 1; 1-2 minutes per SDP at 61 (the cost grows like N^4.5)
+MAX_POINTS = 61  # gradient evaluations T K + 1; about 30 s per SDP at 61 (the cost grows like N^4.5)
 METRICS = ("average", "min")
 SOLVERS = ("CLARABEL", "SCS")
 MISSING = "worst_case requires the 'pep' extra: pip install mla-numeric[pep]"
@@ -183,7 +183,7 @@ def check_points(layers: LayersSpec, T: int) -> None:
         fix = (f"take T <= {(MAX_POINTS - 1) // K}" if K < MAX_POINTS
                else f"take a nesting with K = k_1 ... k_n <= {MAX_POINTS - 1}")
         raise ValueError(f"T K + 1 = {T * K + 1} gradient evaluations for T = {T}, K = {K}: the limit is "
-                         f"{MAX_POINTS} (the SDP's cost grows like N^4.5: 1-2 minutes at {MAX_POINTS}); {fix}")
+                         f"{MAX_POINTS} (the SDP's cost grows like N^4.5: about 30 s at {MAX_POINTS}); {fix}")
 
 
 def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> WorstCase:
@@ -365,9 +365,9 @@ class WorstCasePreset:
     solver: str = "CLARABEL"
 
 
-# Measured on 2 cores at load 2.5: quick 8 s, default 17 s (plus ~1-8 s of imports); the bisection's
-# SDPs (sweep_points) cost the most: sweep_points 13 and max_points 29 took 41 s. Full: 450 s on 2
-# cores (65-89 s a nesting, most of it the 61-point SDP of its horizon sweep).
+# Measured on 2 idle cores with Clarabel called directly: default 4.8 s; full 217 s (31-42 s a
+# nesting, 27 s of it the 61-point SDP of its horizon sweep). The bisection's SDPs (sweep_points)
+# cost the most at default.
 PRESETS = {
     "quick": WorstCasePreset(nestings=NESTINGS + ("2:0.5,2:0.5,2:0.5",), lr_fractions=(0.5, 1.0), sweep_points=9,
                              max_points=13, anchor_steps=4, rtol=0.1),

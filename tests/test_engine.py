@@ -239,7 +239,7 @@ def test_skipping_the_loss_changes_nothing_else(oracle):
 
 @pytest.mark.parametrize("shape", [(64, 9), (7, 3), (1, 5), (3, 17), (5, 16)])
 def test_summaries_by_blocks_have_numpys_bits(monkeypatch, shape):
-    # Blocks of 4 columns (2048 in use), a last block of 1 column at 9 and 17: numpy alone
+    # Above 4 columns (2048 in use) by blocks of 4, with a last block of 1 column at 9 and 17: numpy alone
     # would reduce a single column pairwise, not row by row, and change the last bits.
     from mla_numeric import engine
 

@@ -238,7 +238,7 @@ GROUP = CheckGroup(
                 "nested Lookahead over every L-smooth function, against the C2 bound at sigma = 0, for a table of "
                 "nestings, step sizes and horizons; the largest certified step size by bisection. With --layers: "
                 "one point (value, bound, ratio, solver, status, points).",
-    full_help="61-point SDPs and five step sizes (about 8 minutes on 2 cores)",
+    full_help="61-point SDPs and five step sizes (about 4 minutes on 2 cores)",
     requires=("PEPit", "cvxpy", "clarabel"), extra="pep", details=details,
     options=(Option("--layers", "layers", "SPEC", "one nesting, innermost first ('sgd' for none): compute one point",
                     parse=lambda spec: tuple(parse_layers(spec))),
