@@ -17,11 +17,12 @@ Setting
     Ghadimi & Lan), and their windows were most of the check's cost. At equal oracle calls the
     engine records ||grad f(phi_t)||^2 (a full gradient, of every component of a finite sum) once
     per cycle: 25 times as often per call for SGD (K = 1) and 5 times for Lookahead (K = 5) as
-    for 5:0.5,5:0.5 (K = 25). Measured per work unit (one optimizer's sweeps, window included) at
-    the default size, in seconds, nesting / Lookahead / SGD: 4.2 / 11.3 / 42.6 on robust
-    regression with minibatches, 6.1 / 7.4 / 16.6 on logistic with Gaussian noise; without their
-    windows Lookahead and SGD take 0.1 to 0.7 s a unit. Objectives: ``default_objectives`` (the
-    wells are shallow there, see why).
+    for 5:0.5,5:0.5 (K = 25); f is not computed (``record_loss=False``). Measured per work unit
+    (one optimizer's sweeps, window included) at the full size, in seconds, nesting / Lookahead /
+    SGD: 19 / 30 / 95 on robust regression with minibatches, 46 / 46 / 57 on logistic with
+    Gaussian noise (a full gradient, an exp per component, at every oracle call); without their
+    windows Lookahead and SGD take 0.1 to 0.7 s a unit at the default size. Objectives:
+    ``default_objectives`` (the wells are shallow there, see why).
 Claim
     C1: A(T) decays at least like T^(-1/2). C2: A(T) <= 2 Delta / (eta P K T) + 2 L eta P sigma^2
     + L^2 eta^2 (K - 1) sigma^2.
@@ -585,8 +586,8 @@ GROUP = CheckGroup(
                 "given nesting; one-layer Lookahead and SGD, at equal oracle calls and effective rate eta P, get "
                 "C2 on that sweep (their C1 windows, reference theorems that cost most of the run, only with "
                 "--full).",
-    full_help="a wider, later C1 window, 64 replicates, the C1 window also for Lookahead and SGD (about 18 "
-              "minutes on 2 cores, 16 of them the Lookahead and SGD windows)",
+    full_help="a wider, later C1 window, 64 replicates, the C1 window also for Lookahead and SGD (about 9 "
+              "minutes on 2 cores, 7 of them the Lookahead and SGD windows)",
     options=(Option("--objective", "objectives", "NAME", f"one of {', '.join(OBJECTIVES)}; repeat for several "
                     "(default: all four)", repeatable=True),
              Option("--layers", "layers", "SPEC", "the nesting to check, k:alpha per layer, innermost first "
