@@ -375,7 +375,9 @@ def simulate(objective: Objective, optimizer: MLA, T: int, replicates: int | Seq
     record_loss : bool
         Compute f(phi_t) (default). False skips it, which is most of a record's cost on a finite
         sum besides the gradient (a log or exp per component); ``loss`` is then NaN with count 0
-        and ``loss_records`` None. Everything else is the same, bit for bit.
+        and ``loss_records`` None, and a replicate is stopped as diverged when its gradient norm
+        turns non-finite (f overflowing first no longer stops it). Everything else is the same,
+        bit for bit.
     chunk, block : int, optional
         Replicates per kernel call and iterations per kernel call (results do not depend on them).
     progress : bool, optional

@@ -64,7 +64,7 @@ from .symbolic import convergence_bound, max_lr, step_condition
 __all__ = ["MAX_POINTS", "METRICS", "SOLVERS", "check_points", "WorstCase", "CertifiedLR", "NestingData",
            "WorstCaseData", "WorstCasePreset", "NESTINGS", "PRESETS", "Judgement", "worst_case", "c2_bound",
            "anchor_value", "largest_certified_lr", "measure", "measure_nesting", "measure_anchors", "judge_point",
-           "tightness_table"]
+           "performance_problem", "tightness_table"]
 
 MAX_POINTS = 61  # gradient evaluations T K + 1; about 30 s per SDP at 61 (the cost grows like N^4.5)
 METRICS = ("average", "min")
@@ -189,6 +189,23 @@ def check_points(layers: LayersSpec, T: int) -> None:
 def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> WorstCase:
     """``worst_case`` on checked arguments."""
     PEP, SmoothFunction, cvxpy = _pepit()
+    problem, f = performance_problem(PEP, SmoothFunction, layers, lr, T, metric)
+    used, status, value, accuracy = _solve(problem, solver, cvxpy)
+    if used is None:
+        raise RuntimeError(f"both SDP solvers ({', '.join(SOLVERS)}) failed on layers {format_layers(layers)}, "
+                           f"lr {lr:g}, T {T}, metric {metric}: the step is probably at the edge where the "
+                           f"worst case becomes unbounded; move lr away from it")
+    if used != solver:
+        used = f"{used} (after {solver} failed)"
+    within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
+    return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, status, accuracy,
+                     len(f.list_of_points), bool(within))
+
+
+def performance_problem(PEP: Any, SmoothFunction: Any, layers: Layers, lr: float, T: int, metric: str
+                        ) -> tuple[Any, Any]:
+    """(PEPit problem, its function f) of ``worst_case``, built with the classes PEP and SmoothFunction
+    (the tests solve it with PEPit's own PEP too)."""
     problem = PEP()
     f = problem.declare_function(SmoothFunction, L=1.0)
     evaluated: list[Any] = []  # PEPit Points
@@ -216,17 +233,7 @@ def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> 
         for phi in slow:
             problem.set_performance_metric(f.gradient(phi) ** 2)
         problem.set_initial_condition(f0 - f.value(slow[-1]) <= 1)
-
-    used, status, value, accuracy = _solve(problem, solver, cvxpy)
-    if used is None:
-        raise RuntimeError(f"both SDP solvers ({', '.join(SOLVERS)}) failed on layers {format_layers(layers)}, "
-                           f"lr {lr:g}, T {T}, metric {metric}: the step is probably at the edge where the "
-                           f"worst case becomes unbounded; move lr away from it")
-    if used != solver:
-        used = f"{used} (after {solver} failed)"
-    within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
-    return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, status, accuracy,
-                     len(f.list_of_points), bool(within))
+    return problem, f
 
 
 def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, float, float]:

@@ -7,6 +7,7 @@ a different SDP, and the comparison must then fail.
 """
 import io
 import math
+import re
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -19,7 +20,7 @@ from PEPit import PEP  # noqa: E402
 from PEPit.functions import SmoothFunction  # noqa: E402
 
 from mla_numeric import pep_clarabel  # noqa: E402
-from mla_numeric.worst_case import _CLARABEL_WRAPPER, _pepit  # noqa: E402
+from mla_numeric.worst_case import _CLARABEL_WRAPPER, _pepit, performance_problem  # noqa: E402
 
 RTOL = 1e-6
 
@@ -31,39 +32,24 @@ SETTINGS = [  # (layers, eta L, T, metric): nestings of depth 0..2, both measure
 ]
 
 
-def nested_lookahead_pep(layers, lr, T, metric, pep=PEP):
-    """The PEP of ``worst_case`` (nested Lookahead on L-smooth functions), written out again."""
+def gradient_descent_with_an_equality(pep):
+    """Gradient descent, step 1/L, 3 steps, ``min`` measure, with f(x_0) - f(x_3) = 1 an equality."""
     problem = pep()
     f = problem.declare_function(SmoothFunction, L=1.0)
-    evaluated = []
-
-    def run(level, phi):
-        if level == 0:
-            evaluated.append(phi)
-            return phi - lr * f.gradient(phi)
-        k, alpha = layers[level - 1]
-        fast = phi
-        for _ in range(k):
-            fast = run(level - 1, fast)
-        return phi + alpha * (fast - phi)
-
-    slow = [problem.set_initial_point()]
-    for _ in range(T):
-        slow.append(run(len(layers), slow[-1]))
-    if metric == "average":
-        problem.set_performance_metric(sum(f.gradient(phi) ** 2 for phi in slow[:-1]) / T)
-        for x in evaluated[1:] + [slow[-1]]:
-            problem.set_initial_condition(f.value(slow[0]) - f.value(x) <= 1)
-    else:
-        for phi in slow:
-            problem.set_performance_metric(f.gradient(phi) ** 2)
-        problem.set_initial_condition(f.value(slow[0]) - f.value(slow[-1]) <= 1)
-    return problem
+    x = [problem.set_initial_point()]
+    for _ in range(3):
+        x.append(x[-1] - f.gradient(x[-1]))
+    for point in x:
+        problem.set_performance_metric(f.gradient(point) ** 2)
+    problem.set_initial_condition(f.value(x[0]) - f.value(x[-1]) == 1)
+    return problem, f
 
 
 def solve(setting, wrapper):
     _pepit()  # registers the wrapper
-    problem = nested_lookahead_pep(*setting, pep=PEP if wrapper == "cvxpy" else pep_clarabel.ClarabelPEP)
+    pep = PEP if wrapper == "cvxpy" else pep_clarabel.ClarabelPEP
+    problem, _ = (gradient_descent_with_an_equality(pep) if setting == "equality"
+                  else performance_problem(pep, SmoothFunction, *setting))
     with redirect_stdout(io.StringIO()):
         if wrapper == "cvxpy":
             value = problem.solve(wrapper="cvxpy", solver="CLARABEL", verbose=0)
@@ -72,8 +58,17 @@ def solve(setting, wrapper):
     return value, problem
 
 
+def rebuilt_proof(problem):
+    """(dual value, leftover): PEPit's reconstruction of the proof from the multipliers, and the sum
+    of the non-constant terms it leaves (0 for an exact certificate), read from its report."""
+    with redirect_stdout(io.StringIO()) as printed:
+        rebuilt = PEP.check_feasibility(problem, problem.objective.eval(), verbose=1)
+    leftover = re.search(r"reconstituted up to an error of (\S+)", printed.getvalue())
+    return rebuilt, 0.0 if leftover is None else float(leftover.group(1))
+
+
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate")  # the twin's; the value is compared
-@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("setting", SETTINGS + ["equality"])
 def test_same_value_and_certificate_as_the_cvxpy_wrapper(setting):
     twin, _ = solve(setting, "cvxpy")
     value, problem = solve(setting, "direct")
@@ -86,10 +81,11 @@ def test_same_value_and_certificate_as_the_cvxpy_wrapper(setting):
     assert min(constraint._dual_variable_value for constraint in problem._list_of_constraints_sent_to_wrapper
                if constraint.equality_or_inequality == "inequality") > -1e-7
     assert wrapper.violation < 1e-6 and wrapper.primal_value == pytest.approx(value, rel=RTOL)
-    # ClarabelPEP's dual value b . z is the number PEPit rebuilds from the same multipliers
-    with redirect_stdout(io.StringIO()):
-        rebuilt = PEP.check_feasibility(problem, problem.objective.eval(), verbose=0)
+    # ClarabelPEP's dual value b . z is the number PEPit rebuilds from the same multipliers, and
+    # they prove it: the multipliers cancel every term but the constant (to the solver's tolerance)
+    rebuilt, leftover = rebuilt_proof(problem)
     assert value == pytest.approx(rebuilt, rel=1e-9)
+    assert leftover < 1e-5
 
 
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate")
@@ -109,7 +105,7 @@ def test_an_unbounded_problem_is_reported_unbounded():
 
 def test_lmi_constraints_are_refused_with_a_clear_message():
     _pepit()
-    problem = nested_lookahead_pep([], 1.0, 1, "min")
+    problem, _ = performance_problem(pep_clarabel.ClarabelPEP, SmoothFunction, [], 1.0, 1, "min")
     x = problem.set_initial_point()
     problem.add_psd_matrix([[x ** 2, 0 * x ** 2], [0 * x ** 2, x ** 2]])
     with pytest.raises(NotImplementedError, match="scalar constraints only"):
