@@ -9,7 +9,12 @@ results in task order, so every scheduler gives the same numbers, bit for bit.
 
 Schedulers (``mla-check --scheduler``, ``executor(scheduler)``):
 
-- ``local``: this process, one task after another (the default; Dask is never imported);
+- ``local``: this process, one task after another (the default; Dask is never imported), except
+  the batches marked *single-core* (``CheckGroup.single_core``: tasks that compute on one core
+  and release the GIL, as Clarabel's SDPs do), which run one after another in a second thread
+  from the start. While that thread works, the other tasks' numba kernels run on one thread
+  fewer, so the two share the cores instead of slowing each other down; numba's results do not
+  depend on the thread count;
 - ``processes:N``: a ``distributed.LocalCluster`` of N single-threaded worker processes on this
   machine, started for the run and closed after it;
 - ``tcp://HOST:PORT``: the scheduler of a running cluster (``dask scheduler``, ``dask worker``;
@@ -34,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import queue
 import re
 import signal
 import threading
@@ -132,7 +138,7 @@ class _Bar:
 
 
 class Local:
-    """Every task in this process, batch after batch, in order."""
+    """Every task in this process: batches in order, the single-core ones in a second thread."""
 
     scheduler = "local"
 
@@ -143,25 +149,82 @@ class Local:
         return False
 
     def run(self, batches: Sequence[Batch], progress: bool | None = None, desc: str = "mla-check",
-            weights: Sequence[float] | None = None) -> Iterator[Outcome]:
-        """Yield an ``Outcome`` per batch, in order (see the module docstring); ``weights``: the
-        batches' expected costs, for the progress bar."""
+            weights: Sequence[float] | None = None, single_core: Sequence[bool] | None = None) -> Iterator[Outcome]:
+        """Yield an ``Outcome`` per batch (see the module docstring); ``weights``: the batches'
+        expected costs, for the progress bar; ``single_core``: which batches run in the second
+        thread (their outcomes come when they are done; the others' in order)."""
+        import numba
+
+        beside = [index for index, flag in enumerate(single_core or ()) if flag and batches[index]]
+        here = [index for index in range(len(batches)) if index not in beside]
+        if not here:  # nothing to share the cores with
+            beside, here = [], beside
+        threads = numba.get_num_threads()
+        news: queue.SimpleQueue[tuple[int, Outcome | None]] = queue.SimpleQueue()  # (batch, None per task | outcome)
+        stop = threading.Event()
+        worker = threading.Thread(target=_run_beside, args=(batches, beside, news, stop), daemon=True,
+                                  name="mla-numeric single-core tasks")
+        left = len(beside)
         with _Bar(batches, weights, progress, desc) as bar:
-            for index, tasks in enumerate(batches):
-                results, seconds = [], []
-                try:
-                    for function, argument in tasks:
-                        result, took = _timed(function, argument)
-                        results.append(result)
-                        seconds.append(took)
+
+            def arrived(wait: bool = False) -> Iterator[Outcome]:
+                """The second thread's outcomes so far, or (``wait``) all of them; its tasks advance the bar."""
+                nonlocal left
+                while left and (wait or not news.empty()):
+                    index, outcome = news.get()
+                    if outcome is None:
                         bar.done(index)
-                except (KeyboardInterrupt, MemoryError):
-                    raise
-                except Exception as error:  # the batch could not run: the caller reports it
-                    bar.done(index, len(tasks) - len(results))
-                    yield Outcome(index, error=error)
-                    continue
-                yield Outcome(index, results, seconds)
+                        continue
+                    left -= 1
+                    if isinstance(outcome.error, MemoryError):
+                        raise outcome.error
+                    yield outcome
+
+            try:
+                if beside:
+                    worker.start()
+                for index in here:
+                    results, seconds = [], []
+                    try:
+                        for function, argument in batches[index]:
+                            shared = worker.is_alive() and threads > 1
+                            result, took = _timed(function, argument, threads - 1 if shared else threads)
+                            results.append(result)
+                            seconds.append(took)
+                            bar.done(index)
+                    except (KeyboardInterrupt, MemoryError):
+                        raise
+                    except Exception as error:  # the batch could not run: the caller reports it
+                        bar.done(index, len(batches[index]) - len(results))
+                        yield Outcome(index, error=error)
+                    else:
+                        yield Outcome(index, results, seconds)
+                    yield from arrived()
+                yield from arrived(wait=True)
+            finally:
+                stop.set()  # the second thread ends after its current task (it writes nothing)
+                numba.set_num_threads(threads)
+
+
+def _run_beside(batches: Sequence[Batch], indices: Sequence[int],
+                news: queue.SimpleQueue[tuple[int, Outcome | None]], stop: threading.Event) -> None:
+    """The second thread of ``Local.run``: the batches ``indices``, task after task, until ``stop``."""
+    for index in indices:
+        results, seconds = [], []
+        try:
+            for function, argument in batches[index]:
+                if stop.is_set():
+                    return
+                result, took = _timed(function, argument)
+                results.append(result)
+                seconds.append(took)
+                news.put((index, None))
+        except BaseException as error:  # noqa: BLE001 (handed to the main thread, which decides)
+            for _ in range(len(batches[index]) - len(results)):
+                news.put((index, None))
+            news.put((index, Outcome(index, error=error)))
+            continue
+        news.put((index, Outcome(index, results, seconds)))
 
 
 class _CtrlC:
@@ -277,8 +340,9 @@ class Cluster:
                                  f"(first: {other[0]}); install the same version on every worker")
 
     def run(self, batches: Sequence[Batch], progress: bool | None = None, desc: str = "mla-check",
-            weights: Sequence[float] | None = None) -> Iterator[Outcome]:
-        """Yield an ``Outcome`` per batch as its last task completes (see the module docstring)."""
+            weights: Sequence[float] | None = None, single_core: Sequence[bool] | None = None) -> Iterator[Outcome]:
+        """Yield an ``Outcome`` per batch as its last task completes (see the module docstring);
+        ``single_core`` changes nothing here: the workers share the cores among all tasks."""
         if not any(batches):  # nothing to compute: no cluster to start
             yield from Local().run(batches, progress, desc, weights)
             return

@@ -205,7 +205,8 @@ def run_all(out: StrPath = "mla-report", size: str = "default", seed: int = 0, g
         pending = list(tasks)
         with executor(scheduler) as running:
             for outcome in running.run(list(tasks.values()), progress, "mla-check",
-                                       [known[group].cost for group in pending]):
+                                       [known[group].cost for group in pending],
+                                       [known[group].single_core for group in pending]):
                 group = pending[outcome.index]
                 start = time.perf_counter()
                 try:

@@ -42,15 +42,12 @@ Anchor: gradient descent (no layer) with step 1/L on ``min`` has the tight value
 ``wc_gradient_descent`` of ``examples/nonconvex_optimization``.
 
 PEPit keeps global counters: ``worst_case`` builds and solves one problem at a time per process
-(a lock, for the threads of a Dask worker).
+(a lock, for the threads of a Dask worker and the local executor's second thread).
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import threading
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeAlias
@@ -171,8 +168,8 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
         return _worst_case(layers, lr, T, metric, solver)
 
 
-# PEPit keeps global state (PEP() resets its counters of points and constraints) and _solve
-# redirects stdout: one problem at a time in a process, whose threads (a Dask worker's) may not.
+# PEPit keeps global state (PEP() resets its counters of points and constraints): one problem at
+# a time in a process, whose threads (a Dask worker's, the local executor's second) may not.
 _ONE_PROBLEM_AT_A_TIME = threading.Lock()
 
 
@@ -244,13 +241,11 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
     """
     status = ""
     for name in (solver,) + tuple(s for s in SOLVERS if s != solver):
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the status says it; PEPit's prints are swallowed too
-                if name == "CLARABEL":
-                    dual = problem.solve(wrapper=_CLARABEL_WRAPPER, safe_mode=False, verbose=0, max_threads=1)
-                else:
-                    dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
+        try:  # verbose=0: PEPit prints nothing (no redirection of stdout, which is the process's)
+            if name == "CLARABEL":
+                dual = problem.solve(wrapper=_CLARABEL_WRAPPER, safe_mode=False, verbose=0, max_threads=1)
+            else:
+                dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
         except cvxpy.error.SolverError:
             continue
         wrapper = problem.wrapper

@@ -118,7 +118,9 @@ class CheckGroup:
     ``measure(preset, seed, progress) -> data``, a function or a ``Work``; ``judge(data) -> [CheckResult]``;
     ``artifacts(data, results) -> [Figure | Table | Document]`` sets each result's ``figures`` and
     ``data`` to the names of its files. ``requires``: modules of an optional extra; a group whose
-    extra is missing is reported as not installed.
+    extra is missing is reported as not installed. ``single_core``: its units compute on one core
+    with the GIL released most of the time (Clarabel's SDPs), so the local executor runs them in a
+    second thread beside the other groups' (``mla_numeric.execution``).
     """
 
     name: str
@@ -130,6 +132,7 @@ class CheckGroup:
     judge: Callable[[Any], list[CheckResult]]
     artifacts: Callable[[Any, list[CheckResult]], list[Figure | Table | Document]] = lambda data, results: []
     cost: float = 1.0
+    single_core: bool = False
     options: tuple[Option, ...] = ()
     requires: tuple[str, ...] = ()
     extra: str | None = None

@@ -233,7 +233,8 @@ def _number(flag: str) -> Callable[[str], float]:
 
 GROUP = CheckGroup(
     name="worst-case", claims=(C7,), presets=_presets(), measure=measure, judge=judge, artifacts=artifacts,
-    cost=6.0, summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
+    cost=6.0, single_core=True,
+    summary="claim C7: the C2 bound against the exact worst case over all L-smooth functions (PEPit)",
     description="Compute, by performance estimation (PEPit, a semidefinite program), the worst case of deterministic "
                 "nested Lookahead over every L-smooth function, against the C2 bound at sigma = 0, for a table of "
                 "nestings, step sizes and horizons; the largest certified step size by bisection. With --layers: "
