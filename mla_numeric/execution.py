@@ -9,12 +9,12 @@ results in task order, so every scheduler gives the same numbers, bit for bit.
 
 Schedulers (``mla-check --scheduler``, ``executor(scheduler)``):
 
-- ``local``: this process, one task after another (the default; Dask is never imported), except
-  the batches marked *single-core* (``CheckGroup.single_core``: tasks that compute on one core
-  and release the GIL, as Clarabel's SDPs do), which run one after another in a second thread
-  from the start. While that thread works, the other tasks' numba kernels run on one thread
-  fewer, so the two share the cores instead of slowing each other down; numba's results do not
-  depend on the thread count;
+- ``local``: this process, one task after another (the default; Dask is never imported). When
+  other batches are there to share the cores with, the batches marked *single-core*
+  (``CheckGroup.single_core``: tasks that compute on one core in a solver that releases the GIL,
+  as Clarabel does) run one after another in a second thread, from the start; while it works,
+  the other tasks' numba kernels run on one thread fewer, so the two share the cores instead of
+  slowing each other down (numba's results do not depend on the thread count);
 - ``processes:N``: a ``distributed.LocalCluster`` of N single-threaded worker processes on this
   machine, started for the run and closed after it;
 - ``tcp://HOST:PORT``: the scheduler of a running cluster (``dask scheduler``, ``dask worker``;
@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest"]
+__all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest",
+           "stop_requested"]
 
 RETRIES = 1  # a task that raises is run once more; a second exception fails its batch
 _PROCESSES = re.compile(r"processes:([1-9][0-9]*)")
@@ -152,7 +153,7 @@ class Local:
             weights: Sequence[float] | None = None, single_core: Sequence[bool] | None = None) -> Iterator[Outcome]:
         """Yield an ``Outcome`` per batch (see the module docstring); ``weights``: the batches'
         expected costs, for the progress bar; ``single_core``: which batches run in the second
-        thread (their outcomes come when they are done; the others' in order)."""
+        thread. Leaving early (Ctrl-C, the caller gives up) stops that thread and waits for it."""
         import numba
 
         beside = [index for index, flag in enumerate(single_core or ()) if flag and batches[index]]
@@ -160,18 +161,17 @@ class Local:
         if not here:  # nothing to share the cores with
             beside, here = [], beside
         threads = numba.get_num_threads()
-        news: queue.SimpleQueue[tuple[int, Outcome | None]] = queue.SimpleQueue()  # (batch, None per task | outcome)
-        stop = threading.Event()
-        worker = threading.Thread(target=_run_beside, args=(batches, beside, news, stop), daemon=True,
-                                  name="mla-numeric single-core tasks")
+        second = _SecondThread(batches, beside)
         left = len(beside)
         with _Bar(batches, weights, progress, desc) as bar:
 
             def arrived(wait: bool = False) -> Iterator[Outcome]:
                 """The second thread's outcomes so far, or (``wait``) all of them; its tasks advance the bar."""
                 nonlocal left
-                while left and (wait or not news.empty()):
-                    index, outcome = news.get()
+                while left and (wait or not second.news.empty()):
+                    index, outcome = second.news.get()
+                    if index == _ENDED:
+                        raise RuntimeError(f"the single-core thread ended with {left} batch(es) not done")
                     if outcome is None:
                         bar.done(index)
                         continue
@@ -182,49 +182,78 @@ class Local:
 
             try:
                 if beside:
-                    worker.start()
+                    second.start()
                 for index in here:
-                    results, seconds = [], []
-                    try:
-                        for function, argument in batches[index]:
-                            shared = worker.is_alive() and threads > 1
+                    results, seconds, error = [], [], None
+                    for function, argument in batches[index]:
+                        shared = second.is_alive() and threads > 1
+                        try:
                             result, took = _timed(function, argument, threads - 1 if shared else threads)
-                            results.append(result)
-                            seconds.append(took)
-                            bar.done(index)
-                    except (KeyboardInterrupt, MemoryError):
-                        raise
-                    except Exception as error:  # the batch could not run: the caller reports it
+                        except MemoryError:
+                            raise
+                        except Exception as failure:  # the batch could not run: the caller reports it
+                            error = failure
+                            break
+                        results.append(result)
+                        seconds.append(took)
+                        bar.done(index)
+                        yield from arrived()
+                    if error is None:
+                        yield Outcome(index, results, seconds)
+                    else:
                         bar.done(index, len(batches[index]) - len(results))
                         yield Outcome(index, error=error)
-                    else:
-                        yield Outcome(index, results, seconds)
-                    yield from arrived()
                 yield from arrived(wait=True)
             finally:
-                stop.set()  # the second thread ends after its current task (it writes nothing)
+                second.stop.set()
+                if second.is_alive():
+                    second.join()  # soon: its task stops at once where it polls stop_requested()
                 numba.set_num_threads(threads)
 
 
-def _run_beside(batches: Sequence[Batch], indices: Sequence[int],
-                news: queue.SimpleQueue[tuple[int, Outcome | None]], stop: threading.Event) -> None:
-    """The second thread of ``Local.run``: the batches ``indices``, task after task, until ``stop``."""
-    for index in indices:
-        results, seconds = [], []
+_ENDED = -1  # the second thread's last news: it has ended
+
+
+class _SecondThread(threading.Thread):
+    """The single-core batches ``indices`` of ``Local.run``, task after task. News in ``news``:
+    (batch, None) per task done, (batch, Outcome) per batch, then (_ENDED, None). ``stop`` ends it
+    before its next task, or within a task that polls ``stop_requested``. It writes no file."""
+
+    def __init__(self, batches: Sequence[Batch], indices: Sequence[int]) -> None:
+        super().__init__(name="mla-numeric single-core tasks", daemon=True)
+        self.batches, self.indices = batches, indices
+        self.news: queue.SimpleQueue[tuple[int, Outcome | None]] = queue.SimpleQueue()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
         try:
-            for function, argument in batches[index]:
-                if stop.is_set():
-                    return
-                result, took = _timed(function, argument)
-                results.append(result)
-                seconds.append(took)
-                news.put((index, None))
-        except BaseException as error:  # noqa: BLE001 (handed to the main thread, which decides)
-            for _ in range(len(batches[index]) - len(results)):
-                news.put((index, None))
-            news.put((index, Outcome(index, error=error)))
-            continue
-        news.put((index, Outcome(index, results, seconds)))
+            for index in self.indices:
+                results, seconds = [], []
+                try:
+                    for function, argument in self.batches[index]:
+                        if self.stop.is_set():
+                            return
+                        result, took = _timed(function, argument)
+                        results.append(result)
+                        seconds.append(took)
+                        self.news.put((index, None))
+                except BaseException as error:  # noqa: BLE001 (handed to the main thread, which decides)
+                    for _ in range(len(self.batches[index]) - len(results)):
+                        self.news.put((index, None))
+                    self.news.put((index, Outcome(index, error=error)))
+                    continue
+                self.news.put((index, Outcome(index, results, seconds)))
+        finally:
+            self.news.put((_ENDED, None))
+
+
+def stop_requested() -> bool:
+    """True in the local executor's second thread once its run has ended early (Ctrl-C, an error).
+    A long single-core computation polls it to stop at once (``pep_clarabel`` ends Clarabel's
+    iterations), so that leaving the run, which waits for the thread, is quick, and no thread is
+    left inside a solver when Python shuts down."""
+    thread = threading.current_thread()
+    return isinstance(thread, _SecondThread) and thread.stop.is_set()
 
 
 class _CtrlC:

@@ -17,6 +17,8 @@ tau - sum_i z_i e_i + <S, G>, smat of the PSD block of z is S, the residual, and
 constant b . z is the bound the certificate proves: the dual value (``ClarabelPEP``).
 
 The cvxpy wrapper solves the same program; the tests compare the two on the same problems.
+In the local executor's second thread, a run that ends early stops the solver at its next
+iteration (``execution.stop_requested``).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from PEPit.point import Point
 from PEPit.wrapper import Wrapper
 
 from ._typing import FloatArray
+from .execution import stop_requested
 
 __all__ = ["ClarabelWrapper", "ClarabelPEP", "STATUS"]
 
@@ -134,7 +137,11 @@ class ClarabelWrapper(Wrapper):
         for name, value in kwargs.items():
             setattr(settings, name, value)
         P = sp.csc_matrix((self._variables, self._variables))
-        solution = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+        solver = clarabel.DefaultSolver(P, q, A, b, cones, settings)
+        solver.set_termination_callback(lambda info: stop_requested())  # polled once per iteration
+        solution = solver.solve()
+        if str(solution.status) == "CallbackTerminated":
+            raise KeyboardInterrupt("the run this program belongs to was interrupted")
         self.status = STATUS.get(str(solution.status), str(solution.status))
         if self.status not in ("optimal", "optimal_inaccurate"):
             return self.status, self.solver_name, None

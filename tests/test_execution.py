@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from children import mla_check
 
 from mla_numeric import report
 from mla_numeric.checks import registry
@@ -172,14 +173,6 @@ def test_quick_job_on_two_processes_equals_the_local_job(tmp_path):
     assert comparable(remote) == comparable(local) and remote["configuration"]["scheduler"] == "processes:2"
 
 
-def _mla_check(*args: str, **popen) -> subprocess.Popen:
-    """``python -m mla_numeric.cli ARGS`` in a child whose Ctrl-C is Python's, as on a terminal: a
-    child inherits an ignored SIGINT (the test session may ignore it), and Python keeps ignoring it."""
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "sys.argv[0] = 'mla-check'; runpy.run_module('mla_numeric.cli', run_name='__main__')")
-    return subprocess.Popen([sys.executable, "-c", start, *args], text=True, **popen)
-
-
 def _cmdline(process) -> list[str]:
     """A process's command line, or [] if it has ended meanwhile."""
     try:
@@ -194,7 +187,7 @@ def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
     out.mkdir()
     (out / "report.md").write_text("the previous report\n")
     (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
-    run = _mla_check("--quick", "--no-cache", "--out", str(out), "--scheduler", "processes:1", cwd=tmp_path,
+    run = mla_check("--quick", "--no-cache", "--out", str(out), "--scheduler", "processes:1", cwd=tmp_path,
                      stderr=subprocess.PIPE)
     deadline, workers = time.monotonic() + 120, []
     # Mid-run: the cluster's workers are up (multiprocessing's spawned processes, not its resource
@@ -216,7 +209,7 @@ def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
 
 def test_ctrl_c_while_the_cluster_starts_is_one_line(tmp_path):
     psutil = pytest.importorskip("psutil")
-    run = _mla_check("--quick", "--no-cache", "--out", str(tmp_path / "mla-report"), "--scheduler", "processes:1",
+    run = mla_check("--quick", "--no-cache", "--out", str(tmp_path / "mla-report"), "--scheduler", "processes:1",
                      cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up

@@ -3,14 +3,19 @@ on one numba thread fewer meanwhile, the same outcomes and the same report."""
 import dataclasses
 import importlib
 import json
+import signal
+import subprocess
 import threading
+import time
 
 import numba
 import pytest
+from children import mla_check
 
 from mla_numeric import report
 from mla_numeric.checks import registry
-from mla_numeric.execution import Local
+from mla_numeric.execution import Local, stop_requested
+from mla_numeric.folders import MARKER
 
 SECOND_THREAD = "mla-numeric single-core tasks"
 
@@ -62,24 +67,58 @@ def test_a_failing_single_core_task_fails_its_batch_only():
     assert [got[i].results for i in (0, 2, 3)] == [[3], [2], [2]]
 
 
-def test_ctrl_c_stops_the_second_thread_after_its_current_task():
-    ran, release = [], threading.Event()
+def test_ctrl_c_stops_the_second_thread_and_waits_for_it():
+    ran, working, threads = [], threading.Event(), []
 
-    def slow(tag):
+    def polls_until_stopped(tag):  # a long single-core task that polls, as pep_clarabel's solver does
         ran.append(tag)
-        assert release.wait(60)
+        threads.append(threading.current_thread())
+        working.set()
+        while not stop_requested():
+            time.sleep(0.001)
         return tag
 
     def interrupted(_):
+        assert working.wait(60)
         raise KeyboardInterrupt
 
-    batches = [[(slow, "first"), (slow, "second")], [(interrupted, None)]]
+    batches = [[(polls_until_stopped, "first"), (polls_until_stopped, "second")], [(interrupted, None)]]
     with pytest.raises(KeyboardInterrupt):
         list(Local().run(batches, progress=False, single_core=[True, False]))
-    release.set()
-    [second_thread] = [thread for thread in threading.enumerate() if thread.name == SECOND_THREAD]
-    second_thread.join(60)
-    assert ran == ["first"] and not second_thread.is_alive()
+    assert ran == ["first"] and threads[0].name == SECOND_THREAD and not threads[0].is_alive()
+    assert not stop_requested()  # only the second thread is ever asked to stop
+
+
+def test_the_second_threads_outcomes_come_between_the_main_threads_tasks():
+    def wait_for_the_second_thread(_):  # which has posted its outcome when it ends
+        while any(thread.name == SECOND_THREAD for thread in threading.enumerate()):
+            time.sleep(0.001)
+        return "main"
+
+    batches = [[(wait_for_the_second_thread, None), (abs, -1)], [(abs, -2)]]
+    assert [outcome.index for outcome in Local().run(batches, progress=False, single_core=[False, True])] == [1, 0]
+
+
+def test_a_stop_request_ends_a_clarabel_solve_at_its_next_iteration():
+    pytest.importorskip("PEPit")  # the 'pep' extra
+    from mla_numeric import execution, worst_case
+
+    caught = []
+
+    def solve():
+        try:
+            worst_case.worst_case([(5, 0.5)], 0.2, 2)
+        except BaseException as error:  # noqa: BLE001 (the test looks at it)
+            caught.append(error)
+
+    second = execution._SecondThread([], [])
+    second.run = solve  # the thread of the local executor, with one SDP as its work
+    second.stop.set()
+    second.start()
+    second.join(60)
+    [error] = caught
+    assert isinstance(error, KeyboardInterrupt) and "interrupted" in str(error)
+    assert worst_case.worst_case([(5, 0.5)], 0.2, 2).status.startswith("optimal")  # elsewhere it is not stopped
 
 
 def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, monkeypatch):
@@ -91,3 +130,22 @@ def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, mon
     in_order = report.run_all(tmp_path / "in-order", "quick", groups=groups, use_cache=False, progress=False)
     assert beside["failures"] == {} and beside["checks"] == in_order["checks"]
     assert json.dumps(beside["configuration"]["parameters"]) == json.dumps(in_order["configuration"]["parameters"])
+
+
+def test_ctrl_c_with_the_worst_cases_beside_is_one_line_and_keeps_the_report(tmp_path):
+    pytest.importorskip("PEPit")  # the 'pep' extra
+    out = tmp_path / "mla-report"
+    out.mkdir()
+    (out / "report.md").write_text("the previous report\n")
+    (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
+    run = mla_check("--quick", "--no-cache", "--out", str(out), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.glob(".mla-report.building-*")):  # the groups start: the SDPs in the second thread
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    code, stderr = run.wait(60), run.stderr.read()
+    assert (code, stderr) == (130, "mla-check: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mla-report"]
+    assert (out / "report.md").read_text() == "the previous report\n"

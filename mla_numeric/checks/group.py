@@ -118,9 +118,9 @@ class CheckGroup:
     ``measure(preset, seed, progress) -> data``, a function or a ``Work``; ``judge(data) -> [CheckResult]``;
     ``artifacts(data, results) -> [Figure | Table | Document]`` sets each result's ``figures`` and
     ``data`` to the names of its files. ``requires``: modules of an optional extra; a group whose
-    extra is missing is reported as not installed. ``single_core``: its units compute on one core
-    with the GIL released most of the time (Clarabel's SDPs), so the local executor runs them in a
-    second thread beside the other groups' (``mla_numeric.execution``).
+    extra is missing is reported as not installed. ``single_core``: its units compute on one core,
+    much of the time in a solver that releases the GIL (Clarabel), so the local executor runs them
+    in a second thread beside the other groups' (``mla_numeric.execution``).
     """
 
     name: str
