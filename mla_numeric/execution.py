@@ -36,6 +36,7 @@ running cluster keep the threads they were started with (docs/distributed.md).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 __all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest",
-           "stop_requested"]
+           "stop_event"]
 
 RETRIES = 1  # a task that raises is run once more; a second exception fails its batch
 _PROCESSES = re.compile(r"processes:([1-9][0-9]*)")
@@ -153,7 +154,9 @@ class Local:
             weights: Sequence[float] | None = None, single_core: Sequence[bool] | None = None) -> Iterator[Outcome]:
         """Yield an ``Outcome`` per batch (see the module docstring); ``weights``: the batches'
         expected costs, for the progress bar; ``single_core``: which batches run in the second
-        thread. Leaving early (Ctrl-C, the caller gives up) stops that thread and waits for it."""
+        thread (their outcomes come after the main thread's task during which they completed).
+        When the generator ends, however (done, Ctrl-C, closed, garbage-collected), it stops the
+        second thread and waits for it (``_SecondThread.finish``)."""
         import numba
 
         beside = [index for index, flag in enumerate(single_core or ()) if flag and batches[index]]
@@ -183,6 +186,7 @@ class Local:
             try:
                 if beside:
                     second.start()
+                    _LIVE.add(second)
                 for index in here:
                     results, seconds, error = [], [], None
                     for function, argument in batches[index]:
@@ -205,10 +209,11 @@ class Local:
                         yield Outcome(index, error=error)
                 yield from arrived(wait=True)
             finally:
-                second.stop.set()
-                if second.is_alive():
-                    second.join()  # soon: its task stops at once where it polls stop_requested()
-                numba.set_num_threads(threads)
+                try:
+                    if second.ident is not None:  # started
+                        second.finish()
+                finally:
+                    numba.set_num_threads(threads)
 
 
 _ENDED = -1  # the second thread's last news: it has ended
@@ -217,13 +222,14 @@ _ENDED = -1  # the second thread's last news: it has ended
 class _SecondThread(threading.Thread):
     """The single-core batches ``indices`` of ``Local.run``, task after task. News in ``news``:
     (batch, None) per task done, (batch, Outcome) per batch, then (_ENDED, None). ``stop`` ends it
-    before its next task, or within a task that polls ``stop_requested``. It writes no file."""
+    before its next task, or within a task that polls ``stop_event()``. It writes no file."""
 
     def __init__(self, batches: Sequence[Batch], indices: Sequence[int]) -> None:
         super().__init__(name="mla-numeric single-core tasks", daemon=True)
         self.batches, self.indices = batches, indices
         self.news: queue.SimpleQueue[tuple[int, Outcome | None]] = queue.SimpleQueue()
         self.stop = threading.Event()
+        self.ended = threading.Event()  # set last: no code of its tasks runs after it
 
     def run(self) -> None:
         try:
@@ -245,15 +251,36 @@ class _SecondThread(threading.Thread):
                 self.news.put((index, Outcome(index, results, seconds)))
         finally:
             self.news.put((_ENDED, None))
+            self.ended.set()
+
+    def finish(self) -> None:
+        """Stop it and wait until it has ended: before its next task, or within one Clarabel
+        iteration (``pep_clarabel`` polls ``stop``); a task that does not poll (PEPit building a
+        problem) runs to its end. A Ctrl-C meanwhile is ignored: leaving earlier would let Python
+        shut down with the thread inside Clarabel, and Python 3.11 aborts the process (exit 134)
+        when it stops a thread in Rust code."""
+        while not self.ended.is_set():
+            with contextlib.suppress(KeyboardInterrupt):
+                self.stop.set()
+                self.ended.wait()
+        _LIVE.discard(self)
 
 
-def stop_requested() -> bool:
-    """True in the local executor's second thread once its run has ended early (Ctrl-C, an error).
-    A long single-core computation polls it to stop at once (``pep_clarabel`` ends Clarabel's
-    iterations), so that leaving the run, which waits for the thread, is quick, and no thread is
-    left inside a solver when Python shuts down."""
+_LIVE: set[_SecondThread] = set()  # started and not finished
+
+
+@atexit.register
+def _finish_second_threads() -> None:
+    """At exit, finish the second threads of runs whose generators were never closed."""
+    for thread in list(_LIVE):
+        thread.finish()
+
+
+def stop_event() -> threading.Event | None:
+    """The event that asks the local executor's second thread to stop, when called in that thread
+    (else None): a long single-core computation polls it to end early (``pep_clarabel``)."""
     thread = threading.current_thread()
-    return isinstance(thread, _SecondThread) and thread.stop.is_set()
+    return thread.stop if isinstance(thread, _SecondThread) else None
 
 
 class _CtrlC:

@@ -18,7 +18,7 @@ constant b . z is the bound the certificate proves: the dual value (``ClarabelPE
 
 The cvxpy wrapper solves the same program; the tests compare the two on the same problems.
 In the local executor's second thread, a run that ends early stops the solver at its next
-iteration (``execution.stop_requested``).
+iteration (``execution.stop_event``).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from PEPit.point import Point
 from PEPit.wrapper import Wrapper
 
 from ._typing import FloatArray
-from .execution import stop_requested
+from .execution import stop_event
 
 __all__ = ["ClarabelWrapper", "ClarabelPEP", "STATUS"]
 
@@ -138,7 +138,9 @@ class ClarabelWrapper(Wrapper):
             setattr(settings, name, value)
         P = sp.csc_matrix((self._variables, self._variables))
         solver = clarabel.DefaultSolver(P, q, A, b, cones, settings)
-        solver.set_termination_callback(lambda info: stop_requested())  # polled once per iteration
+        stop = stop_event()
+        if stop is not None:  # only there: elsewhere a Ctrl-C inside the callback would be lost
+            solver.set_termination_callback(lambda info: stop.is_set())  # polled once per iteration
         solution = solver.solve()
         if str(solution.status) == "CallbackTerminated":
             raise KeyboardInterrupt("the run this program belongs to was interrupted")

@@ -12,9 +12,9 @@ import numba
 import pytest
 from children import mla_check
 
-from mla_numeric import report
+from mla_numeric import execution, report, worst_case
 from mla_numeric.checks import registry
-from mla_numeric.execution import Local, stop_requested
+from mla_numeric.execution import Local, stop_event
 from mla_numeric.folders import MARKER
 
 SECOND_THREAD = "mla-numeric single-core tasks"
@@ -67,32 +67,73 @@ def test_a_failing_single_core_task_fails_its_batch_only():
     assert [got[i].results for i in (0, 2, 3)] == [[3], [2], [2]]
 
 
+def until(condition, seconds=60):
+    """Wait until ``condition()`` holds (polling); fail after ``seconds`` instead of hanging."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
 def test_ctrl_c_stops_the_second_thread_and_waits_for_it():
-    ran, working, threads = [], threading.Event(), []
+    ran, threads = [], []
 
     def polls_until_stopped(tag):  # a long single-core task that polls, as pep_clarabel's solver does
         ran.append(tag)
         threads.append(threading.current_thread())
-        working.set()
-        while not stop_requested():
-            time.sleep(0.001)
+        until(stop_event().is_set)
         return tag
 
     def interrupted(_):
-        assert working.wait(60)
+        until(lambda: threads)
         raise KeyboardInterrupt
 
     batches = [[(polls_until_stopped, "first"), (polls_until_stopped, "second")], [(interrupted, None)]]
     with pytest.raises(KeyboardInterrupt):
         list(Local().run(batches, progress=False, single_core=[True, False]))
-    assert ran == ["first"] and threads[0].name == SECOND_THREAD and not threads[0].is_alive()
-    assert not stop_requested()  # only the second thread is ever asked to stop
+    assert ran == ["first"] and threads[0].name == SECOND_THREAD and threads[0].ended.is_set()
+    assert stop_event() is None  # only the second thread has one
+
+
+def test_a_second_ctrl_c_while_the_second_thread_ends_does_not_leave_it_running():
+    # Leaving then would let Python shut down with the thread inside Clarabel: a crash (exit 134).
+    release, pressed, threads = threading.Event(), threading.Event(), []
+
+    def does_not_poll(_):  # as PEPit building a problem
+        threads.append(threading.current_thread())
+        assert release.wait(60)
+
+    def interrupted(_):
+        until(lambda: threads)
+        raise KeyboardInterrupt
+
+    def ctrl_c_again():  # once the main thread waits for the second one: Ctrl-C there, then let it end
+        until(lambda: threads)
+        until(threads[0].stop.is_set)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        assert pressed.wait(60)
+        release.set()
+
+    def handler(signum, frame):
+        pressed.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        helper = threading.Thread(target=ctrl_c_again)
+        helper.start()
+        with pytest.raises(KeyboardInterrupt):
+            list(Local().run([[(does_not_poll, None)], [(interrupted, None)]], progress=False,
+                             single_core=[True, False]))
+        assert pressed.is_set() and threads[0].ended.is_set()
+        helper.join(60)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_the_second_threads_outcomes_come_between_the_main_threads_tasks():
     def wait_for_the_second_thread(_):  # which has posted its outcome when it ends
-        while any(thread.name == SECOND_THREAD for thread in threading.enumerate()):
-            time.sleep(0.001)
+        until(lambda: not any(thread.name == SECOND_THREAD for thread in threading.enumerate()))
         return "main"
 
     batches = [[(wait_for_the_second_thread, None), (abs, -1)], [(abs, -2)]]
@@ -101,8 +142,6 @@ def test_the_second_threads_outcomes_come_between_the_main_threads_tasks():
 
 def test_a_stop_request_ends_a_clarabel_solve_at_its_next_iteration():
     pytest.importorskip("PEPit")  # the 'pep' extra
-    from mla_numeric import execution, worst_case
-
     caught = []
 
     def solve():
@@ -110,15 +149,27 @@ def test_a_stop_request_ends_a_clarabel_solve_at_its_next_iteration():
             worst_case.worst_case([(5, 0.5)], 0.2, 2)
         except BaseException as error:  # noqa: BLE001 (the test looks at it)
             caught.append(error)
+        finally:
+            second.ended.set()
 
     second = execution._SecondThread([], [])
     second.run = solve  # the thread of the local executor, with one SDP as its work
     second.stop.set()
     second.start()
-    second.join(60)
+    assert second.ended.wait(60)
     [error] = caught
     assert isinstance(error, KeyboardInterrupt) and "interrupted" in str(error)
-    assert worst_case.worst_case([(5, 0.5)], 0.2, 2).status.startswith("optimal")  # elsewhere it is not stopped
+
+
+def test_elsewhere_clarabel_gets_no_callback_that_could_swallow_a_ctrl_c(monkeypatch):
+    clarabel = pytest.importorskip("clarabel")
+    pytest.importorskip("PEPit")
+
+    def refused(self, callback):
+        raise AssertionError("a termination callback outside the second thread")
+
+    monkeypatch.setattr(clarabel.DefaultSolver, "set_termination_callback", refused)
+    assert worst_case.worst_case([(5, 0.5)], 0.2, 2).status.startswith("optimal")
 
 
 def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, monkeypatch):
@@ -132,20 +183,23 @@ def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, mon
     assert json.dumps(beside["configuration"]["parameters"]) == json.dumps(in_order["configuration"]["parameters"])
 
 
-def test_ctrl_c_with_the_worst_cases_beside_is_one_line_and_keeps_the_report(tmp_path):
+# In the child: a line on stdout as each of Clarabel's solves starts (in the second thread).
+ANNOUNCE_SOLVES = ("import clarabel\n"
+                   "solve = clarabel.DefaultSolver.solve\n"
+                   "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True), solve(self))[1]")
+
+
+def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tmp_path):
     pytest.importorskip("PEPit")  # the 'pep' extra
     out = tmp_path / "mla-report"
     out.mkdir()
     (out / "report.md").write_text("the previous report\n")
     (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
-    run = mla_check("--quick", "--no-cache", "--out", str(out), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not any(tmp_path.glob(".mla-report.building-*")):  # the groups start: the SDPs in the second thread
-        assert run.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
+    run = mla_check("--quick", "--no-cache", "--out", str(out), setup=ANNOUNCE_SOLVES, cwd=tmp_path,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert run.stdout.readline() == "solving\n"
     run.send_signal(signal.SIGINT)
-    code, stderr = run.wait(60), run.stderr.read()
-    assert (code, stderr) == (130, "mla-check: interrupted\n")
+    _, stderr = run.communicate(timeout=60)
+    assert (run.returncode, stderr) == (130, "mla-check: interrupted\n")  # no abort (134), no traceback
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mla-report"]
     assert (out / "report.md").read_text() == "the previous report\n"
