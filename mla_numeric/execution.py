@@ -2,19 +2,21 @@
 
 A *batch* is a list of tasks ``(function, argument)`` whose results are used together: a check
 group's units (``CheckGroup.tasks``) or one grid point of a sweep. ``Executor.run(batches)``
-yields one ``Outcome`` per batch as soon as its last task is done: the results in task order, or
+yields one ``Outcome`` per batch as soon as its last task is done (for the local executor's second
+thread, below: at the end of the main thread's task then running): the results in task order, or
 the exception of a task that failed. A task's result does not depend on the process that computed
 it (every random stream is keyed by (seed, replicate), rng.py), and the caller combines a batch's
 results in task order, so every scheduler gives the same numbers, bit for bit.
 
 Schedulers (``mla-check --scheduler``, ``executor(scheduler)``):
 
-- ``local``: this process, one task after another (the default; Dask is never imported). When
-  other batches are there to share the cores with, the batches marked *single-core*
-  (``CheckGroup.single_core``: tasks that compute on one core in a solver that releases the GIL,
-  as Clarabel does) run one after another in a second thread, from the start; while it works,
-  the other tasks' numba kernels run on one thread fewer, so the two share the cores instead of
-  slowing each other down (numba's results do not depend on the thread count);
+- ``local``: this process (the default; Dask is never imported), one task after another in the
+  main thread, except that when other batches are there to share the cores with, the batches
+  marked *single-core* (``CheckGroup.single_core``: tasks that compute on one core in a solver
+  that releases the GIL, as Clarabel does) run one after another in a second thread, from the
+  start; while it works, the main thread's numba kernels run on one thread fewer, so the two
+  share the cores instead of slowing each other down (the engine's results do not depend on the
+  thread count: one replicate per parallel task, ``tests/test_engine.py``);
 - ``processes:N``: a ``distributed.LocalCluster`` of N single-threaded worker processes on this
   machine, started for the run and closed after it;
 - ``tcp://HOST:PORT``: the scheduler of a running cluster (``dask scheduler``, ``dask worker``;
@@ -186,7 +188,6 @@ class Local:
             try:
                 if beside:
                     second.start()
-                    _LIVE.add(second)
                 for index in here:
                     results, seconds, error = [], [], None
                     for function, argument in batches[index]:
@@ -210,8 +211,7 @@ class Local:
                 yield from arrived(wait=True)
             finally:
                 try:
-                    if second.ident is not None:  # started
-                        second.finish()
+                    second.finish()
                 finally:
                     numba.set_num_threads(threads)
 
@@ -256,24 +256,30 @@ class _SecondThread(threading.Thread):
     def finish(self) -> None:
         """Stop it and wait until it has ended: before its next task, or within one Clarabel
         iteration (``pep_clarabel`` polls ``stop``); a task that does not poll (PEPit building a
-        problem) runs to its end. A Ctrl-C meanwhile is ignored: leaving earlier would let Python
-        shut down with the thread inside Clarabel, and Python 3.11 aborts the process (exit 134)
-        when it stops a thread in Rust code."""
+        problem) runs to its end. A Ctrl-C meanwhile is held until then: leaving earlier could let
+        Python shut down with the thread inside Clarabel, and Python 3.11 aborts the process (exit
+        134) when it stops a thread in Rust code."""
+        self.stop.set()
+        if self.ident is None or self is threading.current_thread():  # not started; or closing from itself
+            return
+        pressed = False
         while not self.ended.is_set():
-            with contextlib.suppress(KeyboardInterrupt):
-                self.stop.set()
+            try:
                 self.ended.wait()
-        _LIVE.discard(self)
-
-
-_LIVE: set[_SecondThread] = set()  # started and not finished
+            except KeyboardInterrupt:
+                pressed = True
+        if pressed:
+            raise KeyboardInterrupt
 
 
 @atexit.register
 def _finish_second_threads() -> None:
-    """At exit, finish the second threads of runs whose generators were never closed."""
-    for thread in list(_LIVE):
-        thread.finish()
+    """At exit (before Python stops daemon threads), finish the second threads of runs whose
+    generators were never closed."""
+    for thread in threading.enumerate():
+        if isinstance(thread, _SecondThread):
+            with contextlib.suppress(KeyboardInterrupt):
+                thread.finish()
 
 
 def stop_event() -> threading.Event | None:

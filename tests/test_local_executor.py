@@ -183,10 +183,14 @@ def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, mon
     assert json.dumps(beside["configuration"]["parameters"]) == json.dumps(in_order["configuration"]["parameters"])
 
 
-# In the child: a line on stdout as each of Clarabel's solves starts (in the second thread).
-ANNOUNCE_SOLVES = ("import clarabel\n"
-                   "solve = clarabel.DefaultSolver.solve\n"
-                   "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True), solve(self))[1]")
+# In the child: a line on stdout as each of Clarabel's solves starts (in the second thread), and at
+# exit, after the package's own exit hook, the number of second threads that had not ended.
+PROBES = ("import atexit, threading\n"
+          "atexit.register(lambda: print('unfinished:', sum(not t.ended.is_set() for t in threading.enumerate()"
+          f" if t.name == {SECOND_THREAD!r}), flush=True))\n"
+          "import clarabel\n"
+          "solve = clarabel.DefaultSolver.solve\n"
+          "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True), solve(self))[1]")
 
 
 def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tmp_path):
@@ -195,11 +199,21 @@ def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tm
     out.mkdir()
     (out / "report.md").write_text("the previous report\n")
     (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
-    run = mla_check("--quick", "--no-cache", "--out", str(out), setup=ANNOUNCE_SOLVES, cwd=tmp_path,
+    run = mla_check("--quick", "--no-cache", "--out", str(out), setup=PROBES, cwd=tmp_path,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert run.stdout.readline() == "solving\n"
-    run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=60)
+    try:
+        assert run.stdout.readline() == "solving\n"
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
     assert (run.returncode, stderr) == (130, "mla-check: interrupted\n")  # no abort (134), no traceback
+    assert stdout.splitlines()[-1] == "unfinished: 0"  # Python never had to stop it inside Clarabel
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mla-report"]
     assert (out / "report.md").read_text() == "the previous report\n"
+
+
+def test_a_second_thread_that_dies_without_its_outcomes_is_an_error_not_a_hang(monkeypatch):
+    monkeypatch.setattr(execution._SecondThread, "run", lambda self: (self.news.put((-1, None)), self.ended.set()))
+    with pytest.raises(RuntimeError, match="the single-core thread ended with 1 batch"):
+        list(Local().run([[(abs, -1)], [(abs, -2)]], progress=False, single_core=[True, False]))

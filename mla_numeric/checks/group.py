@@ -120,7 +120,9 @@ class CheckGroup:
     ``data`` to the names of its files. ``requires``: modules of an optional extra; a group whose
     extra is missing is reported as not installed. ``single_core``: its units compute on one core,
     much of the time in a solver that releases the GIL (Clarabel), so the local executor runs them
-    in a second thread beside the other groups' (``mla_numeric.execution``).
+    in a second thread beside the other groups' (``mla_numeric.execution``); they must then leave
+    process-wide state alone (stdout, warning filters, the working folder, the environment,
+    numba's thread count) and lock their libraries' global state.
     """
 
     name: str
