@@ -1,10 +1,10 @@
 """mla_numeric/execution.py, the local scheduler: single-core batches in a second thread, the others
 on one numba thread fewer meanwhile, the same outcomes and the same report."""
 import dataclasses
-import importlib
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +13,8 @@ import pytest
 from children import mla_check
 
 from mla_numeric import execution, report, worst_case
-from mla_numeric.checks import registry
+from mla_numeric.checks import worst_case as worst_case_group
+from mla_numeric.checks.group import Work
 from mla_numeric.execution import Local, stop_event
 from mla_numeric.folders import MARKER
 
@@ -174,11 +175,21 @@ def test_elsewhere_clarabel_gets_no_callback_that_could_swallow_a_ctrl_c(monkeyp
 
 def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, monkeypatch):
     pytest.importorskip("PEPit")  # the 'pep' extra
-    groups = ["worst-case", "modified-loss"]
+    groups, ran_in = ["worst-case", "modified-loss"], []
+    work = worst_case_group.GROUP.measure
+
+    def recorded(unit):
+        ran_in.append(threading.current_thread().name)
+        return work.run(unit)
+
+    monkeypatch.setattr(worst_case_group, "GROUP", dataclasses.replace(
+        worst_case_group.GROUP, measure=Work(work.units, recorded, work.combine)))
     beside = report.run_all(tmp_path / "beside", "quick", groups=groups, use_cache=False, progress=False)
-    module = importlib.import_module(registry.MODULES[list(registry.groups()).index("worst-case")])
-    monkeypatch.setattr(module, "GROUP", dataclasses.replace(module.GROUP, single_core=False))
+    assert ran_in and set(ran_in) == {SECOND_THREAD}
+    monkeypatch.setattr(worst_case_group, "GROUP", dataclasses.replace(worst_case_group.GROUP, single_core=False))
+    ran_in.clear()
     in_order = report.run_all(tmp_path / "in-order", "quick", groups=groups, use_cache=False, progress=False)
+    assert ran_in and set(ran_in) == {"MainThread"}
     assert beside["failures"] == {} and beside["checks"] == in_order["checks"]
     assert json.dumps(beside["configuration"]["parameters"]) == json.dumps(in_order["configuration"]["parameters"])
 
@@ -217,3 +228,23 @@ def test_a_second_thread_that_dies_without_its_outcomes_is_an_error_not_a_hang(m
     monkeypatch.setattr(execution._SecondThread, "run", lambda self: (self.news.put((-1, None)), self.ended.set()))
     with pytest.raises(RuntimeError, match="the single-core thread ended with 1 batch"):
         list(Local().run([[(abs, -1)], [(abs, -2)]], progress=False, single_core=[True, False]))
+
+
+def test_a_run_never_closed_is_finished_at_exit_before_python_stops_its_thread():
+    code = """if True:
+        import threading, time
+        from mla_numeric.execution import Local, stop_event
+        started = threading.Event()
+        def polls(_):
+            started.set()
+            stop = stop_event()
+            while not stop.is_set():
+                time.sleep(0.001)
+            print("stopped at exit", flush=True)
+        def waits(_):
+            assert started.wait(60)
+        run = Local().run([[(polls, None)], [(waits, None)]], progress=False, single_core=[True, False])
+        print(next(run).index, flush=True)  # and exit with the run open and its second thread working
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "1\nstopped at exit\n", "")
