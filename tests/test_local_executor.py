@@ -225,7 +225,11 @@ def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tm
 
 
 def test_a_second_thread_that_dies_without_its_outcomes_is_an_error_not_a_hang(monkeypatch):
-    monkeypatch.setattr(execution._SecondThread, "run", lambda self: (self.news.put((-1, None)), self.ended.set()))
+    def dies(self):
+        self.news.put((execution._ENDED, None))
+        self.ended.set()
+
+    monkeypatch.setattr(execution._SecondThread, "run", dies)
     with pytest.raises(RuntimeError, match="the single-core thread ended with 1 batch"):
         list(Local().run([[(abs, -1)], [(abs, -2)]], progress=False, single_core=[True, False]))
 
