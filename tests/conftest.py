@@ -1,10 +1,12 @@
 """Shared test fixtures."""
 import importlib.util
+import json
 import os
 
 import pytest
 
 from mla_numeric.checks.registry import group, groups
+from mla_numeric.folders import MARKER
 from mla_numeric.report import write_artifacts
 
 
@@ -30,3 +32,14 @@ def extras_installed_on_ci():
     missing = sorted(module for module in required if importlib.util.find_spec(module) is None)
     assert not missing, f"CI runs with the test extra, but {missing} cannot be imported"
 
+
+
+@pytest.fixture
+def previous_report(tmp_path):
+    """tmp_path/mla-report: a report folder of an earlier run (its marker lists report.md, whose text
+    is "the previous report"), for tests that interrupt the next run into it."""
+    out = tmp_path / "mla-report"
+    out.mkdir()
+    (out / "report.md").write_text("the previous report\n")
+    (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))
+    return out

@@ -181,12 +181,9 @@ def _cmdline(process) -> list[str]:
         return []
 
 
-def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path):
+def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path, previous_report):
     psutil = pytest.importorskip("psutil")  # a dependency of distributed
-    out = tmp_path / "mla-report"
-    out.mkdir()
-    (out / "report.md").write_text("the previous report\n")
-    (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
+    out = previous_report
     run = mla_check("--quick", "--no-cache", "--out", str(out), "--scheduler", "processes:1", cwd=tmp_path,
                      stderr=subprocess.PIPE)
     deadline, workers = time.monotonic() + 120, []

@@ -16,7 +16,6 @@ from mla_numeric import execution, report, worst_case
 from mla_numeric.checks import worst_case as worst_case_group
 from mla_numeric.checks.group import Work
 from mla_numeric.execution import Local, stop_event
-from mla_numeric.folders import MARKER
 
 SECOND_THREAD = "mla-numeric single-core tasks"
 
@@ -204,12 +203,9 @@ PROBES = ("import atexit, threading\n"
           "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True), solve(self))[1]")
 
 
-def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tmp_path):
+def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tmp_path, previous_report):
     pytest.importorskip("PEPit")  # the 'pep' extra
-    out = tmp_path / "mla-report"
-    out.mkdir()
-    (out / "report.md").write_text("the previous report\n")
-    (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
+    out = previous_report
     run = mla_check("--quick", "--no-cache", "--out", str(out), setup=PROBES, cwd=tmp_path,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -9,7 +9,6 @@ import pytest
 from mla_numeric import report
 from mla_numeric.checks import registry
 from mla_numeric.cli import main
-from mla_numeric.folders import MARKER
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +77,8 @@ def test_a_second_run_reuses_the_cache_and_no_cache_runs_again(quick_report, tmp
     assert report.cache_key("rate", "quick", 0) != report.cache_key("rate", "default", 0)
 
 
-def test_an_interrupted_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
-    out = tmp_path / "mla-report"
-    out.mkdir()
-    (out / "report.md").write_text("the previous report\n")
-    (out / MARKER).write_text(json.dumps({"written_by": "mla-check", "entries": ["report.md"]}))  # ours
+def test_an_interrupted_run_leaves_the_previous_report_intact(tmp_path, previous_report, monkeypatch):
+    out = previous_report
 
     def interrupted(*args):
         raise KeyboardInterrupt
