@@ -20,14 +20,19 @@ of (key, position): results would stay independent of threads and chunking.
 It prints (1) that the prototype's normals are standard normal (moments, Kolmogorov-Smirnov) and
 that the engine run on them gives the exact E||grad f||^2 within Monte Carlo error, (2) normals per
 second of rng.normals and of the prototype, (3) the engine with the prototype's normals (the same
-kernel code, recompiled with one global replaced) against the C loop, as bench_engine.py does.
+kernel code, recompiled with one global replaced) against the C loop, as bench_engine.py does, and
+the engine without noise (GaussianNoise(0): no normals drawn), the ceiling that free normals would
+give.
 
 Result on the 2-core AMD EPYC (Zen 4) development machine: the prototype draws 0.93 times as many
 normals per second as rng.normals (about 530 M against 570 M per CPU second) and the engine on it
 is no faster. In numba the Box-Muller pair costs its division and square root (about 2.5 cycles a
 normal for log and sqrt alone) where the ziggurat costs two gathers; neither comes near the C
 loop, whose whole coordinate update (normal included) takes about 3.3 cycles because it runs 8
-replicates in the lanes of one register. Changing the stream would not reach 0.8 of C.
+replicates in the lanes of one register. Changing the stream would not reach 0.8 of C. Without
+noise (one thread, 2026-11-30) the engine runs at 0.82 of C at d = 10 and at 2.0 and 3.3 times C
+at d = 100 and 1000: from d = 100 the normals are most of the time, and at d = 10 even free
+normals leave the engine at 0.82, because its update runs one replicate at a time.
 """
 from __future__ import annotations
 
@@ -207,8 +212,8 @@ def main():
     print(f"\nnormals per CPU second, one thread: ziggurat (rng.normals) {zig / 1e6:.0f} M, "
           f"Box-Muller prototype {bm / 1e6:.0f} M ({bm / zig:.2f} x)")
     print(f"\nEngine with each stream against the C loop (best of {args.repeats}, interleaved)")
-    header = f"{'d':>5} {'R':>4} {'layers':>11} {'T':>5} {'thr':>3} | {'ziggurat':>9} {'Box-Mul.':>9} {'C':>9} | " \
-             f"{'zig/C':>6} {'BM/C':>6}"
+    header = f"{'d':>5} {'R':>4} {'layers':>11} {'T':>5} {'thr':>3} | {'ziggurat':>9} {'Box-Mul.':>9} " \
+             f"{'no noise':>9} {'C':>9} | {'zig/C':>6} {'BM/C':>6} {'free/C':>6}"
     print(header)
     print("-" * len(header))
     for d, R, layers, T in CONFIGS:
@@ -217,25 +222,27 @@ def main():
         objective, x0 = _problem(d)
         work = R * T * K * d
 
-        def engine_seconds(threads, objective=objective, layers=layers, T=T, x0=x0, R=R):
+        def engine_seconds(threads, sigma=SIGMA, objective=objective, layers=layers, T=T, x0=x0, R=R):
             numba.set_num_threads(threads)
             start = time.perf_counter()
-            mn.simulate(objective, mn.MLA(layers, LR), T, replicates=R, oracle=mn.GaussianNoise(SIGMA), x0=x0,
+            mn.simulate(objective, mn.MLA(layers, LR), T, replicates=R, oracle=mn.GaussianNoise(sigma), x0=x0,
                         keep="summary", chunk=R, progress=False)
             return time.perf_counter() - start
 
         with prototype_stream():
             engine_seconds(1)
         for threads in (1, 2):
-            zig_s, bm_s, c_s = [], [], []
+            zig_s, bm_s, free_s, c_s = [], [], [], []
             for _ in range(args.repeats):
                 zig_s.append(engine_seconds(threads))
                 with prototype_stream():
                     bm_s.append(engine_seconds(threads))
+                free_s.append(engine_seconds(threads, sigma=0.0))
                 c_s.append(run_c_loop(d, R, layers, LR, SIGMA, T, threads)["seconds"])
-            zig_s, bm_s, c_s = min(zig_s), min(bm_s), min(c_s)
+            zig_s, bm_s, free_s, c_s = min(zig_s), min(bm_s), min(free_s), min(c_s)
             print(f"{d:>5} {R:>4} {_spec(layers):>11} {T:>5} {threads:>3} | {work / zig_s / 1e6:>7.0f} M "
-                  f"{work / bm_s / 1e6:>7.0f} M {work / c_s / 1e6:>7.0f} M | {c_s / zig_s:>6.2f} {c_s / bm_s:>6.2f}")
+                  f"{work / bm_s / 1e6:>7.0f} M {work / free_s / 1e6:>7.0f} M {work / c_s / 1e6:>7.0f} M | "
+                  f"{c_s / zig_s:>6.2f} {c_s / bm_s:>6.2f} {c_s / free_s:>6.2f}")
     print(_load())
 
 
