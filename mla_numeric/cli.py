@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,23 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _typed(kind: type[int] | type[float], allowed: str) -> Callable[[str], int | float]:
+    """An argparse ``type`` that refuses text that is not a ``kind`` with the option's range:
+    "argument --T: must be an integer >= 1, got 'x'". The range itself is checked where the value
+    is used."""
+    def parse(text: str) -> int | float:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
+    return parse
+
+
+SEED = "an integer in [0, 2**63)"
+COUNT = "an integer >= 1"
+POSITIVE = "a finite number > 0"
+
+
 # Options accepted before or after the subcommand, with the same meaning: (flags, dest, keywords).
 # Each is parsed into dest at the subcommand's level and into "top_" + dest before it; merge_options
 # joins the two and refuses one that does not apply to the chosen command.
@@ -52,7 +70,8 @@ GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
                                                    "mla-check-output/CHECK for one check)"}),
     (("--force",), "force", {"action": "store_true", "help": "write into a non-empty folder that mla-check did "
                                                             "not write, beside its files (never touching them)"}),
-    (("--seed",), "seed", {"type": int, "metavar": "N", "help": "base seed of the random streams (default 0)"}),
+    (("--seed",), "seed", {"type": _typed(int, SEED), "metavar": "N",
+                           "help": "base seed of the random streams (default 0)"}),
     (("--json",), "json", {"action": "store_true", "help": "print JSON instead of a table or summary"}),
     (("--no-cache",), "no_cache", {"action": "store_true", "help": "run every check even if a cached result "
                                                                    "of the same configuration exists"}),
@@ -71,11 +90,16 @@ APPLIES = {None: CHECK_OPTIONS | {"no_cache", "cache_dir"}, "sweep": CHECK_OPTIO
            "nqm-variance": {"json"}}  # every check group: CHECK_OPTIONS
 
 
-def _add_global_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
-    sizes = parser.add_mutually_exclusive_group()
+def _add_global_options(parser: argparse.ArgumentParser, command: str | None, prefix: str = "") -> None:
+    """Every global option, so that one that does not apply is refused by name (merge_options);
+    the help shows those that apply to ``command``."""
+    applies = APPLIES.get(command, CHECK_OPTIONS)
+    # (argparse 3.11 cannot show the usage of an exclusive group with hidden members)
+    sizes = parser.add_mutually_exclusive_group() if "size" in applies else parser
     for flags, dest, keywords in GLOBAL_OPTIONS:
         target = sizes if dest == "size" else parser
-        target.add_argument(*flags, dest=prefix + dest, default=argparse.SUPPRESS, **keywords)
+        shown = keywords if dest in applies else dict(keywords, help=argparse.SUPPRESS)
+        target.add_argument(*flags, dest=prefix + dest, default=argparse.SUPPRESS, **shown)
 
 
 def merge_options(args: argparse.Namespace) -> argparse.Namespace:
@@ -94,6 +118,9 @@ def merge_options(args: argparse.Namespace) -> argparse.Namespace:
         if value is not None and dest not in applies:
             raise UsageError(f"{shown} does not apply to {args.command or 'the main job'}")
         setattr(args, dest, DEFAULTS[dest] if value is None else value)
+    if args.cache_dir is not None and Path(args.cache_dir).exists() and not Path(args.cache_dir).is_dir():
+        raise UsageError(f"--cache-dir must be a folder (or a path where one can be made), "
+                         f"got the file {args.cache_dir}")
     check_scheduler(args.scheduler)
     return args
 
@@ -103,35 +130,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mla-check", description="Check the theory of nested (multilayer) Lookahead "
                      f"numerically. Without a subcommand: run every claim check ({claims[0]}-{claims[-1]}), "
                      "print the verdict table and write the report folder (report.md, summary.json, figures, "
-                     "data). Exit status 0 when every check ran, 1 when one could not run, 2 for bad arguments. "
+                     "data). Exit status 0 when every check ran or was reported as not installed (an extra missing), "
+                     "1 when one could not run, 2 for bad arguments. "
                      "Options may stand before or after the subcommand.")
     parser.add_argument("--version", action="version", version=f"mla-check {__version__}")
-    _add_global_options(parser, "top_")
+    _add_global_options(parser, None, "top_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sim = commands.add_parser("simulate", help="simulate SGD, Lookahead or n-layer MLA on an objective",
                               description="Simulate an optimizer over many replicates and print the "
                               "mean and standard error of f(phi_t) and ||grad f(phi_t)||^2, t = 0..T.")
     sim.add_argument("--objective", default='robust-regression', metavar="NAME",
                      help=f"one of {', '.join(objectives.BUILTIN)} (default %(default)s)")
-    sim.add_argument("--dim", type=int, default=None, metavar="D",
+    sim.add_argument("--dim", type=_typed(int, COUNT), default=None, metavar="D",
                      help="dimension (default: the family's own, e.g. 10; 2 for valley)")
-    sim.add_argument("--data-seed", type=int, default=0, metavar="N",
+    sim.add_argument("--data-seed", type=_typed(int, SEED), default=0, metavar="N",
                      help="seed of the objective's data generator (default %(default)s)")
     sim.add_argument("--layers", default='5:0.5,5:0.5', metavar="SPEC",
                      help="k:alpha per layer, innermost first, e.g. 5:0.5,5:0.5; 'sgd' for none "
                           "(default %(default)s)")
-    sim.add_argument("--lr", type=float, default=0.05, metavar="ETA",
+    sim.add_argument("--lr", type=_typed(float, POSITIVE), default=0.05, metavar="ETA",
                      help="inner learning rate eta > 0 (default %(default)s)")
-    sim.add_argument("--T", type=int, default=200, help="top-level iterations (default %(default)s)")
-    sim.add_argument("--replicates", type=int, default=None, metavar="R",
+    sim.add_argument("--T", type=_typed(int, COUNT), default=200, help="top-level iterations (default %(default)s)")
+    sim.add_argument("--replicates", type=_typed(int, COUNT), default=None, metavar="R",
                      help="number of replicates, each with its own random stream (default 32)")
-    sim.add_argument("--seeds", type=int, default=None, help=argparse.SUPPRESS)  # the old name of --replicates
-    sim.add_argument("--sigma", type=float, default=None, metavar="S",
+    sim.add_argument("--seeds", type=_typed(int, COUNT), default=None,
+                     help=argparse.SUPPRESS)  # the old name of --replicates
+    sim.add_argument("--sigma", type=_typed(float, "a finite number >= 0"), default=None, metavar="S",
                      help="gaussian oracle only: total noise level, E||G - grad f||^2 = S^2 (default 1). "
                           "For nqm without --sigma: the model's own noise, sd h_i s_i per coordinate")
     sim.add_argument("--oracle", default='gaussian', metavar="NAME",
                      help=f"one of {', '.join(ORACLES)} (default %(default)s)")
-    _add_global_options(sim)
+    _add_global_options(sim, "simulate")
 
     derive = commands.add_parser("derive", help="print the derived K, P, D, modified-loss coefficients, "
                                  "bound and NQM variance ratio for a nesting",
@@ -140,20 +169,21 @@ def build_parser() -> argparse.ArgumentParser:
                                  "reshuffled c_g, c_v), the convergence bound with its step condition, and "
                                  "the NQM variance ratio V / V_SGD as a function of beta = 1 - eta h.")
     derive.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
-    derive.add_argument("--cycles-per-epoch", type=int, default=1, metavar="N",
+    derive.add_argument("--cycles-per-epoch", type=_typed(int, COUNT), default=1, metavar="N",
                         help="top-level cycles per reshuffled epoch (m = N K batches; default %(default)s)")
     derive.add_argument("--expression", action="store_true",
                         help="print V / V_SGD's expression in beta even when it is long")
-    _add_global_options(derive)
+    _add_global_options(derive, "derive")
 
     nqm = commands.add_parser("nqm-variance", help="steady-state variance on one coordinate of the noisy "
                               "quadratic model", description="Closed-form steady-state variance of the slow "
                               "weights on f = h (x - c)^2 / 2, c ~ N(0, s^2), against SGD's.")
     nqm.add_argument("--layers", required=True, metavar="SPEC", help="k:alpha per layer, innermost first, or 'sgd'")
-    nqm.add_argument("--lr", type=float, required=True, metavar="ETA", help="inner learning rate eta > 0")
-    nqm.add_argument("--curvature", type=float, required=True, metavar="H", help="curvature h > 0")
-    nqm.add_argument("--noise", type=float, required=True, metavar="S", help="noise scale s > 0")
-    _add_global_options(nqm)
+    nqm.add_argument("--lr", type=_typed(float, POSITIVE), required=True, metavar="ETA",
+                     help="inner learning rate eta > 0")
+    nqm.add_argument("--curvature", type=_typed(float, POSITIVE), required=True, metavar="H", help="curvature h > 0")
+    nqm.add_argument("--noise", type=_typed(float, POSITIVE), required=True, metavar="S", help="noise scale s > 0")
+    _add_global_options(nqm, "nqm-variance")
 
     sweeps = commands.add_parser("sweep", help="check a claim over a grid of settings: a table of verdicts and "
                                  "values, a heatmap per pair of axes",
@@ -169,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                         + ", ".join(plan.group for plan in sweep.SWEEPS.values()) + ")")
     for axis in {axis.flag: axis for plan in sweep.SWEEPS.values() for axis in plan.axes}.values():
         sweeps.add_argument(axis.flag, dest="axis_" + axis.name, nargs="+", metavar=axis.metavar, help=axis.help)
-    _add_global_options(sweeps)
+    _add_global_options(sweeps, "sweep")
 
     for checked in registry.groups().values():
         command = commands.add_parser(checked.name, help=checked.summary.replace("%", "%%"),  # argparse formats help
@@ -177,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         for option in checked.options:
             command.add_argument(option.flag, dest=option.field, metavar=option.metavar,
                                  action="append" if option.repeatable else "store", help=option.help)
-        _add_global_options(command)
+        _add_global_options(command, checked.name)
     return parser
 
 
@@ -283,7 +313,7 @@ def run_group(args: argparse.Namespace) -> list[JSON]:
     for option in checked.options:
         value = getattr(args, option.field)
         if value is not None:
-            overrides[option.field] = tuple(value) if option.repeatable else option.parse(value)
+            overrides[option.field] = tuple(map(option.parse, value)) if option.repeatable else option.parse(value)
     preset = checked.preset(args.size, **overrides)
     out = f"mla-check-output/{checked.name}" if args.out is None else args.out
     return report.run_group_folder(checked, out, preset, args.seed, force=args.force, scheduler=args.scheduler)
@@ -300,9 +330,11 @@ TABLE_WIDTH = 100
 TABLE_COLUMNS = ("claim", "setting", "predicted", "measured", "interval", "verdict", "control")
 
 
-def print_table(checks: Iterable[JSON], columns: Sequence[str] = TABLE_COLUMNS, width: int = TABLE_WIDTH) -> None:
-    """One row per check (dictionaries), columns aligned, within ``width`` characters: the setting
-    is cut (with "~") where the row would be wider; report.md has the whole table."""
+def print_table(checks: Iterable[JSON], columns: Sequence[str] = TABLE_COLUMNS, width: int | None = None) -> None:
+    """One row per check (dictionaries), columns aligned, within ``width`` characters (default: the
+    terminal's width, at least TABLE_WIDTH): the setting is cut (with "~") where the row would be
+    wider; report.md has the whole table."""
+    width = max(TABLE_WIDTH, shutil.get_terminal_size((TABLE_WIDTH, 24)).columns) if width is None else width
     rows = [verdict_row(check) for check in checks]
     widths = {column: max([len(column)] + [len(row[column]) for row in rows]) for column in columns}
     excess = sum(widths.values()) + 2 * (len(columns) - 1) - width

@@ -73,7 +73,7 @@ def numbers(kind: type[_Number], valid: Callable[[_Number], bool] = lambda value
                 values += list(range(int(low), int(high) + 1)) if dots and kind is int else [kind(item)]
             except ValueError:
                 expected = "an integer or a range a..b" if kind is int else "a number"
-                raise ValueError(f"{item!r} is not {expected}") from None
+                raise ValueError(f"{item!r} is not {expected}" + (f" ({rule})" if rule else "")) from None
         wrong = [value for value in values if not valid(value)]
         if wrong or not values:
             raise ValueError(f"{wrong[0] if wrong else 'an empty range'}: {rule}")

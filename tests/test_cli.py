@@ -69,7 +69,14 @@ def test_divergence_is_reported_with_seed_and_step_and_exits_1_when_every_replic
     (["--objective", "nope"], "unknown objective 'nope'"),
     (["--oracle", "nope"], "unknown oracle 'nope'"),
     (["--sigma", "-1"], "sigma must be a finite number >= 0"),
-    (["--T", "ten"], "argument --T: invalid int value: 'ten'"),
+    # text that is not a number: the option and its range, from argparse
+    (["--T", "ten"], "argument --T: must be an integer >= 1, got 'ten'"),
+    (["--replicates", "1.5"], "argument --replicates: must be an integer >= 1, got '1.5'"),
+    (["--dim", "x"], "argument --dim: must be an integer >= 1, got 'x'"),
+    (["--data-seed", "x"], "argument --data-seed: must be an integer in [0, 2**63), got 'x'"),
+    (["--seed", "x"], "argument --seed: must be an integer in [0, 2**63), got 'x'"),
+    (["--lr", "fast"], "argument --lr: must be a finite number > 0, got 'fast'"),
+    (["--sigma", "x"], "argument --sigma: must be a finite number >= 0, got 'x'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     result = run_cli("simulate", *args)
@@ -176,6 +183,11 @@ def test_nqm_variance_json(capsys):
     (["nqm-variance", "--layers", "5:0.5", "--lr", "0.1", "--curvature", "0", "--noise", "1"], "--curvature must be"),
     (["derive", "--layers", "5:0.5", "--cycles-per-epoch", "0"], "--cycles-per-epoch must be an integer >= 1"),
     (["derive", "--layers", "5:1.5"], "alpha_1 must be in (0, 1]"),
+    (["derive", "--layers", "5:0.5", "--cycles-per-epoch", "x"], "--cycles-per-epoch: must be an integer >= 1"),
+    (["nqm-variance", "--layers", "5:0.5", "--lr", "x", "--curvature", "1", "--noise", "1"],
+     "argument --lr: must be a finite number > 0, got 'x'"),
+    (["nqm-variance", "--layers", "5:0.5", "--lr", "0.1", "--curvature", "1", "--noise", "?"],
+     "argument --noise: must be a finite number > 0, got '?'"),
 ])
 def test_theory_commands_reject_bad_input(args, message):
     result = run_cli(*args)

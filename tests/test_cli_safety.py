@@ -167,12 +167,30 @@ def test_a_provably_unstable_run_is_flagged_before_it_overflows(capsys):
 
 # ---- 5. reading the output --------------------------------------------------------------------------
 
-def test_the_terminal_table_fits_100_columns(capsys, tmp_path):
+def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert main(["--quick", "--out", str(tmp_path / "report"), "--cache-dir", str(tmp_path / "f")]) == 2
+    one_error_line(capsys, "--cache-dir must be a folder", "got the file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"] and (tmp_path / "f").read_text() == "x"
+
+
+def test_the_terminal_table_fits_100_columns(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # the terminal's width, or 100 when there is none
     assert main(["amplification", "--quick", "--out", str(tmp_path / "a")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines) <= TABLE_WIDTH
     claim_rows = [line for line in lines if "(pred. " in line]
     assert claim_rows and all(("holds (pred." in row) or ("fails (pred." in row) for row in claim_rows)
+
+
+def test_a_wide_terminal_shows_whole_settings(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["amplification", "--quick", "--out", str(tmp_path / "a")]) == 0
+    assert "~" in capsys.readouterr().out  # cut at 100 columns
+    monkeypatch.setenv("COLUMNS", "220")
+    assert main(["amplification", "--quick", "--out", str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "~" not in "\n".join(lines) and 100 < max(len(line) for line in lines) <= 220
 
 
 # ---- 6. random argument lists and folders ------------------------------------------------------------

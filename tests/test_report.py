@@ -104,7 +104,10 @@ def test_a_check_that_cannot_run_exits_1_and_is_reported(tmp_path, monkeypatch, 
 
 
 @pytest.mark.parametrize("args, message", [(["--quick", "--full"], "not allowed with"),
-                                           (["--seed", "x"], "invalid int value")])
+                                           (["--seed", "x"], "--seed: must be an integer in [0, 2**63), got 'x'"),
+                                           (["rate", "--objective", "quadratic", "--objective", "nope"],
+                                            "--objective must be one of quadratic, robust-regression, "
+                                            "logistic-nonconvex, wells, got 'nope'")])
 def test_bad_arguments_exit_2(args, message, capsys):
     assert main(args) == 2
     assert message in capsys.readouterr().err
@@ -116,3 +119,22 @@ def test_help_lists_every_subcommand(capsys):
     text = capsys.readouterr().out
     for command in ("simulate", "derive", "rate", "modified-loss", "amplification", "nqm"):
         assert command in text
+
+
+@pytest.mark.parametrize("command, shown, hidden", [
+    ("derive", ["--layers", "--json"], ["--out", "--quick", "--seed", "--cache-dir", "--scheduler"]),
+    ("nqm-variance", ["--curvature", "--json"], ["--out", "--full", "--force", "--no-cache"]),
+    ("simulate", ["--seed", "--json"], ["--out", "--quick", "--cache-dir"]),
+    ("rate", ["--out", "--quick", "--seed", "--scheduler"], ["--cache-dir", "--no-cache"]),
+    ("sweep", ["--out", "--quick", "--cache-dir", "--no-cache"], []),
+])
+def test_a_commands_help_shows_only_the_options_that_apply_to_it(command, shown, hidden, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert all(option in text for option in shown) and not any(option in text for option in hidden), text
+
+
+def test_an_option_hidden_from_a_commands_help_is_still_refused_by_name(capsys):
+    assert main(["derive", "--layers", "5:0.5", "--out", "x"]) == 2
+    assert "--out does not apply to derive" in capsys.readouterr().err

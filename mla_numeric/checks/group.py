@@ -25,7 +25,7 @@ from .stats import KINDS
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance  # a dataclass instance (typeshed's protocol); only read by type checkers
 
-__all__ = ["Claim", "Option", "Figure", "Table", "Document", "Work", "CheckGroup", "SIZES", "plain"]
+__all__ = ["Claim", "Option", "one_of", "Figure", "Table", "Document", "Work", "CheckGroup", "SIZES", "plain"]
 
 SIZES = ("quick", "default", "full")
 
@@ -61,8 +61,17 @@ class Option:
     field: str
     metavar: str
     help: str
-    parse: Callable[[str], object] = lambda value: value
+    parse: Callable[[str], object] = lambda value: value  # of each value, when repeatable
     repeatable: bool = False
+
+
+def one_of(flag: str, allowed: Sequence[str]) -> Callable[[str], str]:
+    """An Option's ``parse`` that accepts only the names in ``allowed``."""
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"{flag} must be one of {', '.join(allowed)}, got {text!r}")
+        return text
+    return parse
 
 
 @dataclass(frozen=True)

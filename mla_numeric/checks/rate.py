@@ -94,7 +94,7 @@ from ..oracles import GAUSSIAN, REPLACEMENT, GaussianNoise, Oracle, WithReplacem
 from ..spec import MLA, format_layers, parse_layers
 from ..symbolic import convergence_bound, max_lr
 from . import stats
-from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work
+from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work, one_of
 from .result import CheckResult, Control, Resolution
 
 __all__ = ["RateSweep", "Window", "RatePreset", "rate_sweep", "rate_window", "effective_lr", "check_rate",
@@ -431,7 +431,8 @@ def default_objectives(names: Iterable[str] = OBJECTIVES) -> list[Objective]:
     names = list(names)
     unknown = [name for name in names if name not in built]
     if unknown:
-        raise ValueError(f"the rate check has no default setting for {unknown}; choose from {', '.join(built)}")
+        raise ValueError(f"the rate check has no default setting for {', '.join(unknown)}; "
+                         f"choose from {', '.join(built)}")
     return [built[name]() for name in names]
 
 
@@ -589,6 +590,6 @@ GROUP = CheckGroup(
     full_help="a wider, later C1 window, 64 replicates, the C1 window also for Lookahead and SGD (about 9 "
               "minutes on 2 cores, 7 of them the Lookahead and SGD windows)",
     options=(Option("--objective", "objectives", "NAME", f"one of {', '.join(OBJECTIVES)}; repeat for several "
-                    "(default: all four)", repeatable=True),
+                    "(default: all four)", parse=one_of("--objective", OBJECTIVES), repeatable=True),
              Option("--layers", "layers", "SPEC", "the nesting to check, k:alpha per layer, innermost first "
                     "(default 5:0.5,5:0.5)", parse=lambda spec: tuple(parse_layers(spec)))))
