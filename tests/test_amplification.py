@@ -134,6 +134,32 @@ def test_every_row_has_a_matched_control_and_a_resolution(amplification_checks):
     assert drift["SGD"].control[0].predicted == 0.0
 
 
+@pytest.mark.parametrize("pair", ["LA/SGD", "MLA/LA", "MLA-3/MLA"])
+@pytest.mark.parametrize("coefficient", ["c_g", "c_v"])
+@pytest.mark.parametrize("framing", ["same-lr", "same-flow", "same-calls"])
+def test_the_derived_control_is_alpha_1_where_both_are_sgd(pair, coefficient, framing):
+    check = check_amplification(pair, coefficient, framing, 3, 0.5, 3 ** 3 * 2)
+    control, = check.control
+    assert control.measured == pytest.approx(1.0, rel=1e-12) and control.verdict == "fails"
+
+
+def test_a_derivation_that_amplifies_at_alpha_1_makes_holds_inconclusive(monkeypatch):
+    # Negative control of the control: a derivation giving the deeper optimizer twice the shallower
+    # one's coefficient everywhere would "hold" at every point; at alpha = 1 it still amplifies, so
+    # the control is not rejected. (The earlier control, the shallower coefficient against itself,
+    # never went through the derivation and was rejected whatever it said.)
+    from mla_numeric.checks import amplification
+    monkeypatch.setattr(amplification, "framed_ratio", lambda *args: (np.float64(2.0), np.float64(2.0),
+                                                                     np.float64(1.0)))
+    check = check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50)
+    assert check.control[0].verdict == "holds" and check.verdict == "inconclusive" and "no power" in check.note
+
+
+def test_c_v_with_one_minibatch_an_epoch_is_inconclusive_not_fails():
+    check = check_amplification("LA/SGD", "c_v", "same-lr", 1, 0.5, 1)  # m = 1: V = 0, c_v undefined
+    assert check.verdict == "inconclusive" and "undefined with m = 1" in check.note
+
+
 def test_a_measured_ratio_that_cannot_exclude_1_leaves_the_control_standing():
     # an interval [0.9, 1.1] x 2 around 1: "amplifies" cannot be told from "the same coefficient"
     check = check_amplification("LA/SGD", "c_v", "same-flow", 5, 0.5, 50, (0.5, 0.05, 2.0))

@@ -189,6 +189,18 @@ def test_every_row_carries_rejected_controls_and_a_resolution(measurements, name
     check = check_nqm(measurements[name])
     descriptions = [control.description for control in check.control]
     assert check.verdict == "holds" and all(control.rejected for control in check.control)
-    assert any("off by the resolution" in d for d in descriptions)
+    assert "the prediction 5% high, the stated resolution" in descriptions
+    assert "the prediction 5% low, the stated resolution" in descriptions
     assert ("the folklore V_LA = alpha^2 V_SGD" in descriptions) == (name == "Lookahead")
     assert 0 < check.resolution.value < 0.1  # the interval's relative width at the quick size
+
+
+def test_a_run_too_small_to_resolve_five_percent_is_inconclusive():
+    # 2 replicates x 200 calls: the interval is many times the prediction wide, so the controls 5 %
+    # off cannot be rejected, and the prediction inside it is no evidence (negative control of the
+    # controls: with the interval's own width as the offset they were always rejected).
+    check = check_nqm(measure_nqm("MLA", NESTINGS["MLA"], calls=200, replicates=2, seed=0))
+    low, high = check.interval
+    assert high - low > 0.1 * check.predicted and low <= check.predicted <= high
+    assert check.verdict == "inconclusive" and "no power" in check.note
+    assert not any(control.rejected for control in check.control)

@@ -18,8 +18,12 @@ Work units
     ``REPLICATES_PER_UNIT`` replicates (replicate r draws from the stream keyed by (seed, r), so
     the chunks concatenate to the run of all replicates).
 Negative control
-    Lookahead's drift predicted with SGD's coefficient fails; a wrong drift ratio fails
-    (tests/test_implicit_checks.py).
+    Matched, in every claim row: derived, the same pair, coefficient, framing, k and m at alpha = 1,
+    where both optimizers are SGD and must not amplify; measured, ratio 1 (the deeper optimizer
+    with the shallower one's coefficient), which the drift ratio's interval must exclude. Tests: a
+    derivation that amplifies at alpha = 1 leaves a "holds" inconclusive; Lookahead's drift
+    predicted with SGD's coefficient fails; a wrong drift ratio fails (tests/test_amplification.py,
+    tests/test_valley_drift.py).
 Example
     >>> from mla_numeric.checks.amplification import framed_ratio
     >>> float(framed_ratio("LA/SGD", "c_v", "same-flow", 5, 0.5, 50)[0]) > 1
@@ -235,10 +239,12 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
     claim = bool(amplifies(deep, shallow))
     low = high = measured_ratio = math.nan
     verdict = stats.ratio_verdict(claim)
-    # the matched control: the deeper optimizer given the shallower one's coefficient (ratio 1), which
-    # never amplifies; derived values decide it exactly, a measurement only when its interval excludes 1
-    control = Control("the shallower optimizer's coefficient for the deeper one (ratio 1)", 1.0, None,
-                      (math.nan, math.nan), stats.ratio_verdict(bool(amplifies(shallow, shallow))))
+    # The matched control, derived: the same pair, coefficient, framing, k and m at alpha = 1, where
+    # both optimizers are SGD and the ratio is 1 (no amplification), through the same derivation and
+    # rule; a derivation that amplifies there is wrong, and then a "holds" is inconclusive.
+    _, sgd_deep, sgd_shallow = (float(v) for v in framed_ratio(pair, coefficient, framing, k, 1.0, m))
+    control = Control("alpha = 1, where both are SGD (ratio 1, no amplification)", 1.0, sgd_deep / sgd_shallow,
+                      (math.nan, math.nan), stats.ratio_verdict(bool(amplifies(sgd_deep, sgd_shallow))))
     resolution = Resolution("relative difference of the coefficients (exact arithmetic, rounding tolerance)",
                             AMPLIFICATION_TOLERANCE)
     if measured is not None:
@@ -250,12 +256,15 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
         measured_ratio, low, high = value * scale, (value - z * stderr) * scale, (value + z * stderr) * scale
         surely = (low > 1, high < 1) if shallow > 0 else (high < 0, low > 0)
         verdict = stats.ratio_verdict(claim, *surely)
-        control = Control(control.description, 1.0, measured_ratio, (low, high),
-                          "inconclusive" if low <= 1 <= high else "fails")
+        control = Control("the shallower optimizer's coefficient for the deeper one (ratio 1)", 1.0, measured_ratio,
+                          (low, high), "inconclusive" if low <= 1 <= high else "fails")
         prediction = stats.equality_verdict(ratio, low, high)
         resolution = Resolution("ratio deep / shallow (interval width)", high - low)
     deeper, shallower = pair.split("/")
     measured_setting = {} if measured is None else {"prediction_verdict": prediction}
+    note = ""
+    if not (math.isfinite(deep) and math.isfinite(shallow)):  # c_v at m = 1
+        verdict, note = "inconclusive", f"{coefficient} is undefined with m = {m} minibatch an epoch (V = 0)"
     return CheckResult(
         claim="C5", statement=f"{deeper} amplifies {shallower}'s implicit regularization "
                               f"({COEFFICIENTS[coefficient]}) under {FRAMINGS[framing]}",
@@ -268,7 +277,7 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
                  "evidence": "valley drift" if measured is not None else "derived coefficients (C3/C4 check them)",
                  **measured_setting},
         predicted=ratio, kind="ratio", measured=measured_ratio, interval=(low, high), verdict=verdict,
-        control=[control], resolution=resolution)
+        control=[control], resolution=resolution, note=note)
 
 
 def _pair_layers(pair: str, k: int, alpha: float) -> str:
