@@ -5,12 +5,14 @@ Errors in the arguments exit with status 2 and one line on stderr, never a trace
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import io
 import os
+import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
@@ -23,6 +25,7 @@ from .checks import registry
 from .checks.result import verdict_row
 from .engine import SimulationResult, Summary, simulate
 from .execution import SchedulerError, check_scheduler
+from .files import json_text
 from .oracles import ORACLES, Oracle, make_oracle
 from .spec import MLA, check_positive, parse_layers
 from .symbolic.summary import derivation, nqm_variance
@@ -322,7 +325,7 @@ def run_group(args: argparse.Namespace) -> list[JSON]:
 def print_checks(checks: Sequence[JSON]) -> None:
     """The verdict table of one check group (dictionaries), and the folder of its figures and data."""
     print_table(checks)
-    folders = sorted({str(Path(path).parent) for check in checks for path in check["figures"]})
+    folders = sorted({str(Path(path).parent) for check in checks for path in check["figures"] + check["data"]})
     print(f"figures and data: {', '.join(folders)}")
 
 
@@ -349,19 +352,28 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "~"
 
 
-def _warn_once(caught: Iterable[warnings.WarningMessage]) -> None:
-    for message in dict.fromkeys(str(warning.message) for warning in caught):  # each once, one line
-        print(f"mla-check: warning: {message}", file=sys.stderr)
+@contextlib.contextmanager
+def _library_output() -> Iterator[None]:
+    """During a run, the libraries' warnings and what they print (PEPit prints its warnings to
+    stdout, which would break --json) become lines "mla-check: warning: ..." on stderr, each once."""
+    printed = io.StringIO()
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+            warnings.simplefilter("always")
+            yield
+    finally:
+        # a printed message is a line and its indented continuation lines; colour codes are dropped
+        text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())
+        messages = [" ".join(part.split()) for part in re.split(r"\n(?!\s)", text) if part.strip()]
+        for message in dict.fromkeys([str(warning.message) for warning in caught] + messages):
+            print(f"mla-check: warning: {message}", file=sys.stderr)
 
 
 def run_report(args: argparse.Namespace) -> JSON:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        summary = report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed,
-                                 cache_dir=args.cache_dir, use_cache=not args.no_cache, force=args.force,
-                                 scheduler=args.scheduler)
-    _warn_once(caught)
-    return summary
+    return report.run_all("mla-report" if args.out is None else args.out, args.size, seed=args.seed,
+                          cache_dir=args.cache_dir, use_cache=not args.no_cache, force=args.force,
+                          scheduler=args.scheduler)
 
 
 def run_sweep(args: argparse.Namespace) -> JSON:
@@ -380,12 +392,8 @@ def run_sweep(args: argparse.Namespace) -> JSON:
             values[axis.name] = axis.parse(tokens)
         except ValueError as error:
             raise UsageError(f"{axis.flag}: {error}") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = sweep.run_sweep(plan.claim, values, args.out, args.size, args.seed, args.cache_dir,
-                                 not args.no_cache, force=args.force, scheduler=args.scheduler)
-    _warn_once(caught)
-    return result
+    return sweep.run_sweep(plan.claim, values, args.out, args.size, args.seed, args.cache_dir,
+                           not args.no_cache, force=args.force, scheduler=args.scheduler)
 
 
 def print_sweep(result: JSON) -> None:
@@ -433,7 +441,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         args = merge_options(build_parser().parse_args(sys.argv[1:] if argv is None else list(argv)))
         run, summarise, as_json = COMMANDS.get(args.command, GROUP_COMMAND)
-        result = run(args)
+        with _library_output():
+            result = run(args)
     except (UsageError, ValueError) as error:
         print(f"mla-check: error: {error}", file=sys.stderr)
         return 2
@@ -453,8 +462,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 130
     try:
         if args.json:
-            json.dump(as_json(result), sys.stdout)
-            print()
+            print(json_text(as_json(result), indent=None))
         else:
             summarise(result)
         sys.stdout.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from ._typing import StrPath
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["write_text", "write_json", "write_csv", "save_figure"]
+__all__ = ["json_text", "write_text", "write_json", "write_csv", "save_figure"]
 
 
 def _publish(temporary: str, path: Path) -> None:
@@ -41,8 +42,23 @@ def write_text(path: StrPath, text: str) -> Path:
     return path
 
 
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """Standard JSON (RFC 8259, which has no Infinity or NaN): non-finite floats become null."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def write_json(path: StrPath, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=2) + "\n")
+    return write_text(path, json_text(data) + "\n")
 
 
 def write_csv(path: StrPath, header: Iterable[object], rows: Iterable[Iterable[object]]) -> Path:

@@ -76,8 +76,12 @@ class WorstCase:
     """The worst case of one setting and the C2 bound (sigma = 0, Delta = 1, L = 1) next to it.
 
     ``value`` is PEPit's dual value, the bound that the solver's dual certificate proves (inf when
-    the SDP is unbounded); ``accuracy`` is max(|dual - primal value|, largest violation of a primal
-    constraint), the absolute uncertainty on ``value`` (0 when unbounded). ``points`` counts
+    the SDP is unbounded, NaN when both solvers failed: ``solver`` is then "none"); ``accuracy`` is
+    max(|dual - primal value|, largest violation of a primal constraint), the absolute uncertainty
+    on ``value`` (0 when unbounded). ``certified``: ``value`` is a solver's certificate, a solved
+    SDP or unboundedness certified exactly by the solver asked first; an "unbounded" that is
+    inaccurate, or that the fallback gives after a failure, is not (a badly scaled problem gives it:
+    SCS says "unbounded" for gradient descent at eta L = 1e-9, whose worst case is finite). ``points`` counts
     gradient evaluations (the SDP's points); ``within_step_condition`` says whether C2's step
     condition holds at ``lr``. ``ratio`` and ``unbounded`` are derived fields (in ``asdict`` too).
     """
@@ -93,6 +97,7 @@ class WorstCase:
     accuracy: float
     points: int
     within_step_condition: bool
+    certified: bool
     ratio: float = field(init=False)  # worst / bound: below 1 when the bound holds, and how loose it is
     unbounded: bool = field(init=False)
 
@@ -145,7 +150,9 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
         ``"sgd"`` is gradient descent.
     lr : float
         eta L > 0. A step large enough makes the worst case unbounded (gradient descent: eta L >= 2);
-        that is reported (``value`` inf, ``unbounded``), not an error.
+        that is reported (``value`` inf, ``unbounded``), not an error. Near that edge, and at steps
+        so small that the SDP is badly scaled (its value grows like 1 / (eta L)), the solvers can
+        fail: then ``value`` is NaN, and a check says "inconclusive".
     T : int
         Top-level iterations, with T K + 1 <= ``MAX_POINTS``.
     metric : {"average", "min"}
@@ -188,15 +195,14 @@ def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> 
     PEP, SmoothFunction, cvxpy = _pepit()
     problem, f = performance_problem(PEP, SmoothFunction, layers, lr, T, metric)
     used, status, value, accuracy = _solve(problem, solver, cvxpy)
+    certified = math.isfinite(value) or (status == "unbounded" and used == solver)
     if used is None:
-        raise RuntimeError(f"both SDP solvers ({', '.join(SOLVERS)}) failed on layers {format_layers(layers)}, "
-                           f"lr {lr:g}, T {T}, metric {metric}: the step is probably at the edge where the "
-                           f"worst case becomes unbounded; move lr away from it")
-    if used != solver:
+        used = "none"
+    elif used != solver:
         used = f"{used} (after {solver} failed)"
     within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
     return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, status, accuracy,
-                     len(f.list_of_points), bool(within))
+                     len(f.list_of_points), bool(within), certified)
 
 
 def performance_problem(PEP: Any, SmoothFunction: Any, layers: Layers, lr: float, T: int, metric: str
@@ -237,9 +243,10 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
     """Solve with ``solver``, else the other one: (solver used or None, status, value, accuracy).
 
     Clarabel is called through ``pep_clarabel`` (one thread), SCS through cvxpy; the status is
-    cvxpy's name for it ("optimal", "optimal_inaccurate", "unbounded", ...).
+    cvxpy's name for it ("optimal", "optimal_inaccurate", "unbounded", ...), each solver's when
+    both fail (value NaN).
     """
-    status = ""
+    statuses = []
     for name in (solver,) + tuple(s for s in SOLVERS if s != solver):
         try:  # verbose=0: PEPit prints nothing (no redirection of stdout, which is the process's)
             if name == "CLARABEL":
@@ -247,12 +254,14 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
             else:
                 dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
         except cvxpy.error.SolverError:
+            statuses.append(f"{name}: error")
             continue
         wrapper = problem.wrapper
         status = wrapper.status if name == "CLARABEL" else wrapper.prob.status
         if status in ("unbounded", "unbounded_inaccurate"):
             return name, status, math.inf, 0.0
         if dual is None or status not in ("optimal", "optimal_inaccurate"):
+            statuses.append(f"{name}: {status}")
             continue
         if name == "CLARABEL":
             primal, violation = wrapper.primal_value, wrapper.violation
@@ -260,7 +269,7 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
             primal = float(wrapper.objective.value)
             violation = max(float(max(constraint.violation().max(), 0.0)) for constraint in wrapper.prob.constraints)
         return name, status, float(dual), max(abs(float(dual) - primal), violation)
-    return None, status, math.nan, math.nan
+    return None, ", ".join(statuses), math.nan, math.nan
 
 
 class Judgement(NamedTuple):
@@ -272,7 +281,8 @@ class Judgement(NamedTuple):
 
 
 def judge_point(value: float, bound: float, accuracy: float, control_factor: float) -> Judgement:
-    """"holds" when value <= bound + accuracy (the solver's accuracy), "fails" otherwise.
+    """"holds" when value <= bound + accuracy (the solver's accuracy), "fails" otherwise
+    ("inconclusive" without a value).
 
     The negative control is the same rule against bound / control_factor: a false bound wherever the
     worst case exceeds it, which the check must then reject ("fails") in the same run.
@@ -285,7 +295,8 @@ def judge_point(value: float, bound: float, accuracy: float, control_factor: flo
 
 
 def _verdict(value: float, limit: float, accuracy: float) -> str:
-    return "holds" if value <= limit + accuracy else "fails"
+    """"inconclusive" when the solvers gave no value (NaN)."""
+    return "inconclusive" if math.isnan(value) else "holds" if value <= limit + accuracy else "fails"
 
 
 @dataclass(frozen=True)
@@ -313,8 +324,9 @@ def largest_certified_lr(layers: LayersSpec, T: int, rtol: float = 0.05, solver:
     exceeds the target (it ends: for large eta, f = L x^2 / 2 drives every visited point away from
     phi_0, f(x) >= f(phi_0), and the worst case is unbounded), then a geometric bisection narrows
     it to hi / lo <= 1 + rtol. It assumes one crossing (the worst case first falls with eta, then
-    blows up). ``lr`` is NaN if the bound already fails at eta_s (a C2 failure). ``at_step_lr``
-    reuses the ``average`` SDP at (eta_s, T) if already solved.
+    blows up). A step whose SDP the solvers cannot answer is not certified. ``lr`` is NaN if the
+    bound is not certified at eta_s (a C2 failure, or no answer). ``at_step_lr`` reuses the
+    ``average`` SDP at (eta_s, T) if already solved.
     """
     layers = _as_layers(layers)
     rtol = check_positive("rtol", rtol)

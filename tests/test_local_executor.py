@@ -195,12 +195,13 @@ def test_the_worst_case_beside_another_group_gives_the_same_report(tmp_path, mon
 
 # In the child: a line on stdout as each of Clarabel's solves starts (in the second thread), and at
 # exit, after the package's own exit hook, the number of second threads that had not ended.
-PROBES = ("import atexit, threading\n"
+PROBES = ("import atexit, sys, threading\n"
           "atexit.register(lambda: print('unfinished:', sum(not t.ended.is_set() for t in threading.enumerate()"
           f" if t.name == {SECOND_THREAD!r}), flush=True))\n"
           "import clarabel\n"
           "solve = clarabel.DefaultSolver.solve\n"
-          "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True), solve(self))[1]")
+          "clarabel.DefaultSolver.solve = lambda self: (print('solving', flush=True, file=sys.__stdout__),\n"
+          "                                             solve(self))[1]")
 
 
 def test_ctrl_c_while_clarabel_solves_beside_is_one_line_and_keeps_the_report(tmp_path, previous_report):

@@ -57,7 +57,7 @@ def test_bad_input_is_a_clear_value_error(kwargs, message):
 
 
 def test_certified_lr_refuses_a_foreign_sdp():
-    other = WorstCase((), 0.3, 2, "average", 1.0, 1.0, "CLARABEL", "optimal", 0.0, 3, True)  # eta_s is 0.5
+    other = WorstCase((), 0.3, 2, "average", 1.0, 1.0, "CLARABEL", "optimal", 0.0, 3, True, True)  # eta_s is 0.5
     with pytest.raises(ValueError, match="at_step_lr must be the 'average' worst case .* eta 0.5 and T = 2"):
         largest_certified_lr([], 2, at_step_lr=other)
 
@@ -230,6 +230,30 @@ def test_the_c7_group_at_one_point_holds_with_its_control_rejected(tmp_path, cap
     assert row["claim"] == "C7" and row["verdict"] == "holds" and row["control"][0]["rejected"]
     assert setting["points"] == 11 and 0 < setting["ratio"] < 1 and setting["value"] <= setting["bound"]
     assert {"value", "bound", "ratio", "solver", "status", "points"} <= set(setting)
+
+
+@pytest.mark.parametrize("layers", ["sgd", "2:0.5"])
+def test_a_step_too_small_for_the_solvers_is_inconclusive_not_a_counterexample(layers, tmp_path, capsys):
+    # At eta L = 1e-8 the worst case, about 2 / (eta L T) ~ 7e7, is finite (C2 holds there: a
+    # theorem), but the SDP is badly scaled: Clarabel 0.11 stops without progress and SCS, the
+    # fallback, says "unbounded". Negative control: before the 'certified' rule this row was
+    # "fails" with "COUNTEREXAMPLE" (and the JSON on stdout was broken by PEPit's printed warnings).
+    pytest.importorskip("PEPit")
+    from mla_numeric.cli import main
+
+    assert main(["worst-case", "--layers", layers, "--T", "3", "--lr-times-L", "1e-8", "--json",
+                 "--out", str(tmp_path / "wc")]) == 0
+    [row] = json.loads(capsys.readouterr().out)  # only JSON on stdout
+    assert row["verdict"] == "inconclusive" and "COUNTEREXAMPLE" not in row["note"]
+    assert row["note"].startswith("no certified answer") and not row["setting"]["certified"]
+
+
+@pytest.mark.usefixtures("pep")
+def test_only_the_first_solvers_exact_certificate_makes_unbounded_certified():
+    assert worst_case("sgd", 16.0, 2).certified  # Clarabel: DualInfeasible
+    at_the_edge = worst_case([], 2.0, 2)  # unbounded (true here), but only inaccurately or by the fallback
+    assert at_the_edge.unbounded and not at_the_edge.certified
+    assert at_the_edge.status == "unbounded_inaccurate" or "after" in at_the_edge.solver
 
 
 @pytest.mark.parametrize("args, message", [

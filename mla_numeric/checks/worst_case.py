@@ -134,13 +134,17 @@ def _result(point: WorstCase, control_factor: float, what: str) -> CheckResult:
     setting = {"layers": format_layers(point.layers), "T": point.T, "lr_times_L": point.lr, "metric": point.metric,
                "what": what, "value": point.value, "bound": point.bound, "ratio": point.ratio,
                "solver": point.solver, "status": point.status, "accuracy": point.accuracy, "points": point.points,
-               "within_step_condition": point.within_step_condition, "unbounded": point.unbounded}
+               "within_step_condition": point.within_step_condition, "unbounded": point.unbounded,
+               "certified": point.certified}
     low, high = point.value - point.accuracy, point.value + point.accuracy
-    note = ("" if judgement.verdict == "holds" else
-            "COUNTEREXAMPLE: the worst case exceeds the C2 bound over the L-smooth class" if point.within_step_condition
-            else "outside the step condition: C2 does not claim this point")
+    verdict = judgement.verdict if point.within_step_condition and point.certified else "inconclusive"
+    note = ("" if verdict == "holds" else
+            "outside the step condition: C2 does not claim this point" if not point.within_step_condition else
+            f"no certified answer: {point.solver}, {point.status} (a badly scaled SDP at this step)"
+            if verdict == "inconclusive" else
+            "COUNTEREXAMPLE: the worst case exceeds the C2 bound over the L-smooth class")
     return CheckResult(C7.id, C7.statement, C7.source, setting, point.bound, C7.kind, point.value, (low, high),
-                       judgement.verdict if point.within_step_condition else "inconclusive",
+                       verdict,
                        control=[Control(f"the bound divided by {control_factor:g}", judgement.control_bound,
                                         point.value, (low, high), judgement.control_verdict)],
                        resolution=Resolution("absolute accuracy of the worst case (solver)", point.accuracy), note=note)
