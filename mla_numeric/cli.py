@@ -421,6 +421,12 @@ def print_report(summary: JSON) -> None:
     print(f"report: {summary['configuration']['out']}/report.md, summary.json{cached}")
 
 
+def print_nqm_variance(result: JSON) -> None:
+    values = [f"{name} {result[key]:.6g}" for key, name in (("variance", "variance"), ("variance_sgd", "SGD"),
+                                                           ("ratio", "ratio")) if result[key] is not None]
+    print(", ".join(values) + (f"; {result['note']}" if result.get("note") else ""))
+
+
 # A command: (run, print its result, its result as JSON); the result's type is the command's own.
 Command: TypeAlias = tuple[Callable[[argparse.Namespace], Any], Callable[[Any], None], Callable[[Any], Any]]
 COMMANDS: dict[str | None, Command] = {  # name: its command; None: every claim check and the report
@@ -428,11 +434,7 @@ COMMANDS: dict[str | None, Command] = {  # name: its command; None: every claim 
     "simulate": (run_simulation, print_summary, lambda result: result.to_dict()),
     "derive": (run_derive, print_derivation, lambda result: result),
     "sweep": (run_sweep, print_sweep, lambda result: result),
-    "nqm-variance": (run_nqm_variance,
-                     lambda r: print(f"variance {r['variance']:.6g}, SGD {r['variance_sgd']:.6g}, "
-                                     f"ratio {r['ratio']:.6g}" if r["ratio"] is not None
-                                     else f"variance {r['variance']:.6g}; {r['note']}"),
-                     lambda result: result),
+    "nqm-variance": (run_nqm_variance, print_nqm_variance, lambda result: result),
 }
 GROUP_COMMAND: Command = (run_group, print_checks, lambda results: results)  # every check group of the registry
 

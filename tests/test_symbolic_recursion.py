@@ -5,6 +5,8 @@ used before (sympy summation over the nesting, matching by ``sp.solve``, geometr
 import json
 import math
 import random
+import sys
+import warnings
 
 import mpmath
 import numpy as np
@@ -351,3 +353,260 @@ def test_nqm_variance_answers_where_lookahead_contracts_and_sgd_does_not(capsys)
     result = json.loads(capsys.readouterr().out)
     assert result["variance"] == pytest.approx(exact_variance(((5, 0.1),), 2.5, np.ones(1), np.ones(1))[0], rel=1e-12)
     assert result["ratio"] is None and "SGD at lr 2.5 has no steady state" in result["note"]
+
+
+# ---- the NQM where the double range ends: eta h = 2, tiny eta h, huge h and s ---------------------
+# The reference is the definition by summation, S_i = alpha_i^2 S_{i-1} sum_{r<k_i} M_{i-1}^(2r) and
+# V = S_n (h s)^2 / (1 - M_n^2) (theory/recursions.md §3), at enough digits that eta h keeps 60 of its
+# own: it has neither the closed form's removable singularity at beta = -1 nor its algebra, and its
+# relative error (sums of positive terms, one subtraction 1 - M_n^2 at 60 spare digits) is below
+# ORACLE, which the comparisons add to the float bound below.
+
+U = 2.0 ** -53  # unit roundoff
+ORACLE = 1e-40  # relative error of mp_definition
+
+
+def mp_definition(layers, eta_h):
+    """(V, V_SGD, V / V_SGD, ys, kappas) at h = s = 1 by summation, or None where |M_n| >= 1;
+    ys[i] = k_i log|M_{i-1}| and kappas[i] the condition of 1 + M_i as a sum (for the bound)."""
+    with mpmath.workdps(60 + max(0, -math.floor(math.log10(eta_h)))):
+        e = mpmath.mpf(eta_h)
+        M, W, ys, kappas = 1 - e, mpmath.mpf(1), [], []
+        for k, alpha in layers:
+            alpha = sp.Rational(repr(alpha))
+            alpha = mpmath.mpf(alpha.p) / alpha.q
+            ys.append(float(k * mpmath.log(abs(M))) if M != 0 else math.inf)
+            W = alpha ** 2 * W * mpmath.fsum(M ** (2 * r) for r in range(k))
+            x = M ** k
+            M = 1 - alpha + alpha * x
+            kappas.append(float((2 * (1 - alpha) + alpha * abs(1 + x)) / abs(1 + M)) if M != -1 else math.inf)
+        if abs(M) >= 1:
+            return None
+        sgd = e / (2 - e) if e != 2 else mpmath.inf  # e^2 / (1 - (1 - e)^2)
+        return W * e ** 2 / (1 - M ** 2), sgd, W * (1 - (1 - e) ** 2) / (1 - M ** 2), ys, kappas
+
+
+def float_error_bound(layers, ys, kappas) -> tuple:
+    """First-order bounds on the relative errors of (V, V_SGD, V / V_SGD) as ``nqm_variance``
+    computes them (symbolic/nqm.py), for eta h exact in floats (h a power of 2), each alpha_i and
+    1 - alpha_i rounded once (u / 2), every other operation once (u = 2^-53), log1p, log, exp and
+    expm1 within one ulp (2 u), products and quotients of (mantissa, exponent) pairs once each:
+
+    - 1 - M_0 = eta h is exact; 1 + M_0 = 2 - eta h and M_0 rounded once: eps_0 = u.
+    - Layer i, y_i = k_i log|M_{i-1}|: log|M| has relative error <= eps_{i-1} / ln 2 + 2 u (the
+      condition of log1p(-d) for d <= 1/2, and of log|M| for |M| <= 1/2, is at most 1 / ln 2; where
+      M_{i-1} < 0 cancels, |M| <= 1/2 and its absolute error gives the same bound); k log|M| adds u,
+      exp and expm1 have conditions |y| and 1 + |y|, so 1 - x_i and 1 + x_i have relative error
+      rho_i = (1 + |y_i|) (eps_{i-1} / ln 2 + 3 u) + 3 u.
+    - 1 - M_i = alpha_i (1 - x_i): rho_i + 1.5 u; 1 + M_i = 2 (1 - alpha_i) + alpha_i (1 + x_i):
+      kappa_i (rho_i + 1.5 u) + u, kappa_i = (2 (1 - alpha_i) + alpha_i |1 + x_i|) / |1 + M_i| (1
+      unless 1 + x_i < 0), so eps_i = kappa_i (rho_i + 1.5 u) + u.
+    - V / V_SGD = prod over alpha_i < 1 of alpha_i (1 + x_i) / (1 + M_i): rho_i + eps_i + 3.5 u each.
+    - V = eta h s^2 prod_i alpha_i g_i / (1 + M_n), g_i = (1 + x_i) / (1 + M_{i-1}) (or its limit
+      k_i, exact): 3 u, then rho_i + eps_{i-1} + 3.5 u each, then eps_n + 2 u.
+    - V_SGD = eta h s^2 / (2 - eta h): 3 u + eps_0 + u.
+
+    Second-order terms are below the square of the bound (< 1e-20 here)."""
+    eps, ratio, variance = U, 0.0, 5 * U
+    for (_, alpha), y, kappa in zip(layers, ys, kappas, strict=True):
+        rho = (1 + (abs(y) if math.isfinite(y) else 0.0)) * (eps / math.log(2) + 3 * U) + 3 * U
+        new = kappa * (rho + 1.5 * U) + U
+        ratio += rho + new + 3.5 * U if alpha != 1 else 0.0
+        variance += rho + eps + 3.5 * U
+        eps = new
+    return variance + eps, 5 * U, ratio
+
+
+def assert_valid_json(result) -> None:
+    assert all(value is None or math.isfinite(value) for key, value in result.items() if key != "note")
+    json.dumps(result, allow_nan=False)
+
+
+def assert_close(got, exact, bound, note="") -> None:
+    """|got - exact| <= (bound + ORACLE) exact, plus half the subnormal spacing 2^-1074 below the normal range,
+    where the note must say so (``exact`` at 60 digits)."""
+    with mpmath.workdps(60):
+        assert abs(mpmath.mpf(got) - exact) <= (bound + ORACLE) * exact + mpmath.mpf(2) ** -1075, (got, exact, bound)
+    if exact < sys.float_info.min:
+        assert "below the double range" in note
+
+
+def check_against_definition(layers, lr, h=1.0, s=1.0) -> dict:
+    """nqm_variance against the definition at eta h = lr h (exact: h and s are powers of 2), every
+    value within its bound, valid JSON, no warning; the result."""
+    assert lr * h == mpmath.mpf(lr) * mpmath.mpf(h)
+    V, sgd, ratio, ys, kappas = mp_definition(layers, lr * h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = nqm_variance(layers, lr, h, s)
+    assert_valid_json(result)
+    bound_V, bound_sgd, bound_ratio = float_error_bound(layers, ys, kappas)
+    note = result.get("note", "")
+    assert_close(result["variance"], V * mpmath.mpf(s) ** 2, bound_V, note)
+    if lr * h < 2:
+        assert_close(result["variance_sgd"], sgd * mpmath.mpf(s) ** 2, bound_sgd, note)
+        assert_close(result["ratio"], ratio, bound_ratio, note)
+    else:
+        assert result["variance_sgd"] is None and result["ratio"] is None and "SGD at lr" in note
+    return result
+
+
+@pytest.mark.parametrize("layers", [[(5, 0.5)], [(3, 0.25)], [(1, 0.5)], [(5, 1.0), (3, 0.5)],
+                                    [(3, 0.5), (5, 0.75)], [(3, 1.0), (5, 1.0), (3, 0.5)]])
+def test_nqm_variance_at_eta_h_two(layers):
+    # beta = -1: V_SGD is infinite and the first factor with alpha < 1 is 0 (the old code: NaN). The
+    # moment recurrence at lr 2 and alpha in {1/4, 1/2, 3/4, 1} works on dyadic rationals of a few
+    # bits: its fixed point rounds at most K + 2 times (the sum of K squares, 1 - M^2, the quotient).
+    from mla_numeric.checks.nqm import exact_variance
+
+    result = check_against_definition(layers, 2.0)
+    K = math.prod(k for k, _ in layers)
+    ys, kappas = mp_definition(layers, 2.0)[3:]
+    recurrence = float(exact_variance(tuple(layers), 2.0, np.ones(1), np.ones(1))[0])
+    assert abs(result["variance"] - recurrence) <= (float_error_bound(layers, ys, kappas)[0] + (K + 2) * U) * recurrence
+    if layers == [(5, 0.5)]:
+        assert result["variance"] == 5.0  # the reviewer's exact_variance(((5, 0.5),), 2.0, [1], [1])
+
+
+def test_nqm_variance_formulas_at_beta_minus_one():
+    # the Formula paths too: finite V at eta h = 2, and V / V_SGD = 0 (not 0 / 0) after layers with alpha = 1
+    layers = [(5, 1.0), (3, 0.5)]
+    V = mp_definition(layers, 2.0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = symbolic.steady_state_variance(layers).evaluate(eta=2.0, h=1.0, s=1.0)
+        in_beta = symbolic.steady_state_variance(layers, in_beta=True).evaluate(eta=2.0, h=1.0, s=1.0, beta=-1.0)
+        ratio = symbolic.variance_ratio(layers).evaluate(beta=-1.0)
+    bound = float_error_bound(layers, *mp_definition(layers, 2.0)[3:])[0]
+    assert_close(got, V, bound)
+    assert_close(in_beta, V, bound + 2 * U)  # (eta h s)^2 / (1 - beta): two more roundings
+    assert ratio == 0.0
+
+
+@pytest.mark.parametrize("eta_h", [2 - 2.0 ** -52, 2 - 2.0 ** -30, 2 - 2.0 ** -10, 2 + 2.0 ** -52,
+                                   2 + 2.0 ** -30, 2 + 2.0 ** -10, 2.2, 2.5, 2.8])
+def test_nqm_variance_near_eta_h_two(eta_h):
+    # (5, 1/2) contracts up to eta h = 1 + 3^(1/5) = 2.2457, (5, 1/10) up to 1 + 19^(1/5) = 2.8027
+    if eta_h < 2.24:
+        check_against_definition([(5, 0.5)], eta_h)
+    check_against_definition([(5, 0.1)], eta_h)
+
+
+def test_nqm_variance_at_the_edge_of_lookahead_stability():
+    # M_1 = 0.9 + 0.1 (1 - eta h)^5 = -1 at eta h = 1 + 19^(1/5): V grows as 1 / (1 + M_1), and
+    # kappa_1 = (2 (1 - alpha) + alpha |1 + x|) / (1 + M_1) carries that condition into the bound.
+    edge = float(1 + mpmath.root(19, 5))
+    for eta_h in (edge - 1e-6, edge - 1e-12):
+        check_against_definition([(5, 0.1)], eta_h)
+    with pytest.raises(ValueError, match="no steady state"):
+        nqm_variance([(5, 0.1)], edge + 1e-12, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("lr, h", [(1e-170, 1.0), (1.0, 2.0 ** -565), (2.0 ** -1074, 1.0), (1e-12, 1.0)])
+def test_nqm_variance_at_tiny_eta_h(lr, h):
+    # the old code squared eta h s (1e-340 -> 0) and divided by the SGD variance: ZeroDivisionError
+    result = check_against_definition([(5, 0.5)], lr, h)
+    assert ("note" in result) == (lr * h == 2.0 ** -1074)  # V_SGD = eta h / 2 below the double range
+    check_against_definition([(6, 0.274), (4, 0.812), (6, 0.172), (6, 0.494)], lr, h)
+
+
+def test_nqm_variance_where_only_the_ratio_is_representable():
+    # eta h = 1e-170 and s = 2^-600: V ~ 1e-170 2^-1200 lies below the double range; the ratio does not
+    layers = [(5, 0.5), (5, 0.5)]
+    V, sgd, ratio, ys, kappas = mp_definition(layers, 1e-170)
+    result = nqm_variance(layers, 1e-170, 1.0, 2.0 ** -600)
+    assert_valid_json(result)
+    assert result["variance"] == 0.0 and result["variance_sgd"] == 0.0
+    assert "V = " in result["note"] and "below the double range" in result["note"]
+    assert_close(result["ratio"], ratio, float_error_bound(layers, ys, kappas)[2])
+    # the stated decimal value: V = (value at s = 1) * 2^-1200, to the 4 digits printed
+    with mpmath.workdps(60):
+        stated = mpmath.mpf(result["note"].split("V = ")[1].split(" ")[0])
+        assert abs(stated / (V * mpmath.mpf(2) ** -1200) - 1) <= 5e-4
+
+
+def test_nqm_variance_where_the_product_eta_h_underflows():
+    # eta = h = 2^-600: eta h = 2^-1200 rounds to 0, yet 0 < eta h < 2 has a steady state (the old
+    # code: "no steady state"); with s = 2^600, V = 2^-1200 2^1200 P / 2 (1 + O(K eta h)).
+    for layers in ([(5, 0.5)], [(5, 0.5), (3, 0.25)]):
+        result = nqm_variance(layers, 2.0 ** -600, 2.0 ** -600, 2.0 ** 600)
+        assert_valid_json(result)
+        P = math.prod(alpha for _, alpha in layers)  # dyadic: the limit is exact
+        assert (result["variance"], result["variance_sgd"], result["ratio"]) == (P / 2, 0.5, P)
+
+
+@pytest.mark.parametrize("eta_h", [0.1, 1.0, 1.9, 2.0, 2.2])
+def test_nqm_variance_with_huge_curvature_and_noise(eta_h):
+    # h = 2^1000 and s = 2^500 (eta = eta h 2^-1000 exactly): V ~ eta h s^2 ~ 1e301. The old code
+    # squared eta h s and returned inf or nan.
+    check_against_definition([(5, 0.5)], eta_h * 2.0 ** -1000, 2.0 ** 1000, 2.0 ** 500)
+    with pytest.raises(ValueError, match="beyond the double range .*V = "):
+        nqm_variance([(5, 0.5)], eta_h * 2.0 ** -1000, 2.0 ** 1000, 2.0 ** 520)
+
+
+def random_edge_inputs(seed: int, count: int) -> list:
+    """(layers, eta h, h, s): nestings as random_float_inputs, eta h tiny (down to 1e-300), near 2
+    on either side, in (2, 3) where Lookahead may contract and SGD does not, or anywhere in (0, 2);
+    h from 2^-900 to 2^900 (lr = eta h / h a normal double) and s from 2^-560 to 2^560, powers of
+    2, so that the values fall below, inside and above the double range."""
+    rng = random.Random(seed)
+    inputs = []
+    for _ in range(count):
+        layers = [(int(10 ** rng.uniform(0, 2.5)), rng.choice([0.5, 0.25, 1.0, rng.uniform(0.05, 1.0),
+                                                              1 - 10 ** -rng.uniform(1, 12)]))
+                  for _ in range(rng.randint(1, 3))]
+        kind = rng.randrange(5)
+        eta_h = [10 ** -rng.uniform(0, 300), 2 - 2.0 ** -rng.randint(1, 52), 2 + 2.0 ** -rng.randint(1, 52),
+                 rng.uniform(2, 3), rng.uniform(0, 2)][kind]
+        low, high = max(-900, math.frexp(eta_h)[1] - 1020), min(900, math.frexp(eta_h)[1] + 1020)
+        inputs.append((layers, eta_h, 2.0 ** rng.randint(low, high), 2.0 ** rng.randint(-560, 560)))
+    return inputs
+
+
+@pytest.mark.parametrize("layers, eta_h, h, s", random_edge_inputs(seed=6, count=80))
+def test_nqm_variance_at_random_points(layers, eta_h, h, s):
+    reference = mp_definition(layers, eta_h)
+    lr = eta_h / h
+    if reference is None:
+        with pytest.raises(ValueError, match="no steady state"):
+            nqm_variance(layers, lr, h, s)
+        return
+    V, sgd, ratio = reference[:3]
+    if max(V, sgd if eta_h < 2 else 0) * mpmath.mpf(s) ** 2 >= 2 ** 1024:
+        with pytest.raises(ValueError, match="beyond the double range"):
+            nqm_variance(layers, lr, h, s)
+        return
+    check_against_definition(layers, lr, h, s)
+
+
+# ---- the command line at those points (the reviewer's three commands) ----------------------------
+
+@pytest.mark.parametrize("lr, curvature, noise", [("1e-170", "1", "1"), ("1", "1e-170", "1"), ("0.1", "1", "1e-170"),
+                                                  ("2", "1", "1"), ("1e-200", "1e-200", "1e200")])
+def test_nqm_variance_command_answers_at_the_edges(capsys, lr, curvature, noise):
+    from mla_numeric.cli import main
+
+    args = ["nqm-variance", "--layers", "5:0.5", "--lr", lr, "--curvature", curvature, "--noise", noise]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main([*args, "--json"]) == 0
+        out, err = capsys.readouterr()
+        assert main(args) == 0
+    assert err == "" and capsys.readouterr().err == ""
+    result = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert result["variance"] is not None and math.isfinite(result["variance"])
+    if lr == "2":
+        assert result["variance"] == 5.0
+
+
+@pytest.mark.parametrize("lr, curvature, noise, message", [
+    ("0.1", "1e308", "1e308", "no steady state"), ("0.1", "1", "1e200", "beyond the double range")])
+def test_nqm_variance_command_says_one_line_for_huge_inputs(capsys, lr, curvature, noise, message):
+    from mla_numeric.cli import main
+
+    args = ["nqm-variance", "--layers", "5:0.5", "--lr", lr, "--curvature", curvature, "--noise", noise]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err and "Warning" not in err

@@ -1,6 +1,10 @@
 """Everything derived for one optimizer, as JSON-ready dictionaries (``mla-check derive``)."""
 from __future__ import annotations
 
+import decimal
+import math
+import numbers
+import sys
 from typing import Any
 
 import sympy as sp
@@ -8,7 +12,7 @@ import sympy as sp
 from .._typing import JSON
 from .bound import convergence_bound, step_condition
 from .modified_loss import full_batch_coefficient, reshuffled_coefficients
-from .nqm import contraction, stability_margin, steady_state_variance, variance_ratio
+from .nqm import Scaled, steady_state, unscaled, variance_ratio
 from .structure import ETA, LayersLike, SymbolicLayers, as_layers, cycle_length, pair_weight_sum, weight_product
 
 __all__ = ["derivation", "nqm_variance", "RATIO_BETA", "SHORT_EXPRESSION"]
@@ -63,21 +67,71 @@ def derivation(layers: LayersLike, cycles: int = 1, expression: bool = False) ->
     }
 
 
+def _decimal(value: Scaled) -> str:
+    """mantissa * 2**exponent in decimal, 4 digits, beyond the double range too."""
+    mantissa, exponent = float(value[0]), int(value[1])
+    with decimal.localcontext() as context:
+        context.prec = 20
+        return f"{decimal.Decimal(mantissa) * decimal.Decimal(2) ** exponent:.4g}"
+
+
+def _representable(name: str, value: Scaled) -> tuple[float, str | None]:
+    """(the nearest double, None), or (0 or a subnormal, what was lost) below the normal range;
+    OverflowError above it (JSON has no inf)."""
+    number = float(unscaled(value))
+    if not math.isfinite(number):
+        raise OverflowError(f"{name} = {_decimal(value)}")
+    if abs(number) >= sys.float_info.min:
+        return number, None
+    given = "given as 0" if number == 0 else f"given as the subnormal {number!r}, with fewer than 16 digits"
+    return number, f"{name} = {_decimal(value)} is below the double range: {given}"
+
+
+def _check_input(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def nqm_variance(layers: LayersLike, lr: float, curvature: float, noise: float) -> JSON:
     """Steady-state variance of the slow weights on one NQM coordinate, and of SGD, and the ratio,
-    evaluated directly at eta h = lr * curvature (accurate however small eta h or 1 - alpha_i).
+    evaluated directly at eta h = lr * curvature (accurate however small eta h or 1 - alpha_i, and
+    at eta h = 2, where V_SGD is infinite but V need not be).
 
     The optimizer has a steady state when its own contraction per iteration has |M_n| < 1 (a
     Lookahead can contract where SGD at the same lr does not); SGD's variance and the ratio are
-    then None where SGD itself has none (|1 - lr h| >= 1)."""
-    values: dict[str, Any] = dict(eta=lr, h=curvature, s=noise)
-    if not stability_margin(layers, lr * curvature) > 0:
-        M = contraction(layers).evaluate(beta=1 - lr * curvature)
+    then None where SGD itself has none (|1 - lr h| >= 1). The ratio depends on eta h alone and is
+    computed on its own, not as V / V_SGD. Every value is None or a finite float (valid JSON): a
+    variance or ratio below the normal double range is given as 0 (or subnormal) with a "note" that
+    states its value; one above the range (V and V_SGD grow as s^2) is a ValueError that states them.
+    Where the product lr * curvature underflows, the steady state is its limit eta h -> 0 (the
+    prefactor eta h s^2 uses lr and curvature themselves)."""
+    eta, h, s = (_check_input(name, value) for name, value in (("lr", lr), ("curvature", curvature), ("noise", noise)))
+    exact = as_layers(layers)
+    state = steady_state(exact, eta, h, s)
+    eta_h = eta * h
+    # The product eta h underflows only where 0 < eta h < 2, where every M_i lies in (-1, 1) (alpha_i in (0, 1]).
+    underflow = eta_h == 0 and all(alpha.is_number and 0 < alpha <= 1 for _, alpha in exact)
+    if not (state.margin > 0 or underflow):
+        M = f"M_n = {state.contraction:.6g}" if math.isfinite(state.contraction) else "|M_n| beyond 1e308"
         raise ValueError(f"no steady state: with lr {lr:g} at curvature {curvature:g} the slow weights do not "
-                         f"contract (M_n = {M:.6g} per iteration; a steady state needs |M_n| < 1)")
-    variance = steady_state_variance(layers).evaluate(**values)
-    if not stability_margin([], lr * curvature) > 0:
-        return {"variance": variance, "variance_sgd": None, "ratio": None,
-                "note": f"SGD at lr {lr:g} has no steady state (|1 - lr h| = {abs(1 - lr * curvature):.6g} >= 1)"}
-    variance_sgd = steady_state_variance([]).evaluate(**values)
-    return {"variance": variance, "variance_sgd": variance_sgd, "ratio": variance / variance_sgd}
+                         f"contract ({M} per iteration; a steady state needs |M_n| < 1)")
+    sgd_stable = eta_h < 2
+    names = [("variance", "V", state.variance)]
+    if sgd_stable:
+        names += [("variance_sgd", "V_SGD", state.variance_sgd), ("ratio", "V / V_SGD", state.ratio)]
+    result: dict[str, Any] = {"variance": None, "variance_sgd": None, "ratio": None}
+    notes = []
+    try:
+        for key, name, value in names:
+            result[key], note = _representable(name, value)
+            notes += [note] if note else []
+    except OverflowError:
+        stated = ", ".join(f"{name} = {_decimal(value)}" for _, name, value in names)
+        raise ValueError(f"the steady state is beyond the double range (about 1.8e308): {stated} "
+                         f"(V and V_SGD are proportional to noise^2)") from None
+    if not sgd_stable:
+        notes.append(f"SGD at lr {lr:g} has no steady state (|1 - lr h| = {abs(1 - eta_h):.6g} >= 1)")
+    if notes:
+        result["note"] = "; ".join(notes)
+    return result
