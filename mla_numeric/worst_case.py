@@ -253,8 +253,8 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
                 dual = problem.solve(wrapper=_CLARABEL_WRAPPER, safe_mode=False, verbose=0, max_threads=1)
             else:
                 dual = problem.solve(wrapper="cvxpy", solver=name, verbose=0, ignore_dpp=True)
-        except cvxpy.error.SolverError:
-            statuses.append(f"{name}: error")
+        except (cvxpy.error.SolverError, ValueError) as error:  # ValueError: data beyond the double range
+            statuses.append(f"{name}: {str(error).split('.')[0]}")
             continue
         wrapper = problem.wrapper
         status = wrapper.status if name == "CLARABEL" else wrapper.prob.status

@@ -7,12 +7,14 @@ that an assertion about the truth would fail on a fresh seed.
 """
 import csv as csv_module
 import json
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import mla_numeric as mn
+from mla_numeric import objectives
 from mla_numeric.checks.rate import (
     CONTROLS,
     DETECTED_FACTOR,
@@ -34,10 +36,11 @@ from mla_numeric.checks.rate import (
 from mla_numeric.cli import main
 from mla_numeric.moments import quadratic_moments
 from mla_numeric.objectives import valley
+from mla_numeric.oracles import GaussianNoise
 from mla_numeric.plotting import rate_figure
 from mla_numeric.report import run_group
 from mla_numeric.spec import MLA
-from mla_numeric.symbolic import step_condition
+from mla_numeric.symbolic import max_lr, step_condition
 
 PAPER = ((5, 0.5), (5, 0.5))
 LIMIT = -0.5 + TOLERANCE
@@ -356,3 +359,20 @@ def test_no_c1_row_fails_where_its_bound_holds_with_room(default_results):
         assert row.verdict != "fails"                # ... so no row may fail
     # And the explicit bound, with its control, on every row.
     assert all(r.verdict == "holds" and r.control[0].rejected for r in results if r.claim == "C2")
+
+
+@pytest.mark.parametrize("layers, times", [(((5, 0.5), (5, 0.5)), 20.0), ((), 5.0)])
+def test_a_step_outside_the_step_condition_is_inconclusive_for_c2(layers, times):
+    # Beyond the step condition the theorem claims nothing: a run that stays under the bound (MLA at
+    # 20 times the largest eta) is no evidence, and a diverging one (SGD at eta L = 2.5) no
+    # counterexample. Negative control: before the premise was checked here, they were "holds"
+    # and "fails" (only the C2 sweep checked it).
+    objective = objectives.make("quadratic", dim=5, seed=0)
+    optimizer = MLA(layers)
+    lr = times * max_lr(optimizer.K, optimizer.P, objective.L)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the diverging SGD run
+        sweep = rate_sweep(objective, layers, GaussianNoise(0.01), Ts=[3, 10, 30], replicates=8, lr=lr,
+                           schedule="constant")
+        result = check_bound(sweep)
+    assert result.verdict == "inconclusive" and result.note.startswith("outside the premise: eta = ")

@@ -23,6 +23,8 @@ def test_values_parse_lists_and_ranges():
         sweep.SWEEPS["C5"].axes[2].parse(["1.5"])
     with pytest.raises(ValueError, match=r"'2..x' is not an integer or a range a..b \(--k must be at least 1\)"):
         sweep.SWEEPS["C5"].axes[1].parse(["2..x"])
+    with pytest.raises(ValueError, match="inf: --lr must be a finite number > 0"):
+        sweep.SWEEPS["C2"].axes[1].parse(["0.1,inf"])
 
 
 def test_a_claim_or_its_group_names_the_sweep():

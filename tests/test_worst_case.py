@@ -249,6 +249,12 @@ def test_a_step_too_small_for_the_solvers_is_inconclusive_not_a_counterexample(l
 
 
 @pytest.mark.usefixtures("pep")
+def test_a_step_beyond_the_double_range_is_no_answer_not_an_error():
+    point = worst_case("sgd", 1e300, 2)  # the SDP's data overflow: Clarabel fails, cvxpy refuses the data
+    assert math.isnan(point.value) and point.solver == "none" and "Inf" in point.status
+
+
+@pytest.mark.usefixtures("pep")
 def test_only_the_first_solvers_exact_certificate_makes_unbounded_certified():
     assert worst_case("sgd", 16.0, 2).certified  # Clarabel: DualInfeasible
     at_the_edge = worst_case([], 2.0, 2)  # unbounded (true here), but only inaccurately or by the fallback

@@ -98,7 +98,7 @@ from .group import CheckGroup, Claim, Document, Figure, Option, Table, Work, one
 from .result import CheckResult, Control, Resolution
 
 __all__ = ["RateSweep", "Window", "RatePreset", "rate_sweep", "rate_window", "effective_lr", "check_rate",
-           "check_bound", "oracle_variance", "theorem", "GROUP"]
+           "check_bound", "outside_premise", "oracle_variance", "theorem", "GROUP"]
 
 TOLERANCE = 0.05            # C1 holds when the slope's upper limit is at most -1/2 + TOLERANCE
 FAILURE_PROBABILITY = 0.05  # of each slope interval; family-wise over a row's T's for the C2 limits
@@ -345,14 +345,27 @@ def check_rate(sweep: RateSweep, controls: Sequence[RateSweep] = (), tolerance: 
         note=note)
 
 
+def outside_premise(objective: Objective, layers: Sequence[tuple[int, float]], lrs: Iterable[float]) -> str:
+    """Why C2 claims nothing at these step sizes (an eta above the step condition's), or ""."""
+    optimizer = MLA(layers)
+    if objective.L is None:
+        return "outside the premise: the objective has no global smoothness constant L"
+    largest = max_lr(optimizer.K, optimizer.P, objective.L)
+    eta = max(lrs)
+    return (f"outside the premise: eta = {eta:.3g} > {largest:.3g}, the largest eta of the step condition"
+            if eta > largest else "")
+
+
 def check_bound(*sweeps: RateSweep, bound_scale: float = 1.0) -> CheckResult:
-    """C2: A(T) <= bound at every T of every sweep (``bound_scale`` != 1 only for negative controls).
+    """C2: A(T) <= bound at every T of every sweep (``bound_scale`` != 1 only for negative controls);
+    "inconclusive" where a sweep's eta breaks the step condition, the theorem's premise.
 
     The family of the Bonferroni correction is the T's of the sweeps given, and only those: the
     bound sweep alone for an optimizer without a C1 window, the bound sweep and the window for
     one with (``judge``), so each row's limits hold jointly at 95 % over what it judged."""
     if not sweeps:
         raise ValueError("check_bound needs at least one sweep")
+    note = next((why for sweep in sweeps if (why := outside_premise(sweep.objective, sweep.layers, sweep.lrs))), "")
     count = sum(len(sweep.Ts) for sweep in sweeps)
     limits = [sweep.limits(count) for sweep in sweeps]
     lower, upper = (np.concatenate(side) for side in zip(*limits, strict=True))
@@ -372,8 +385,9 @@ def check_bound(*sweeps: RateSweep, bound_scale: float = 1.0) -> CheckResult:
                  "lr": [lr for s in sweeps for lr in s.lrs.tolist()], "bound": bounds.tolist(),
                  "ratio_measured_to_bound": (mean / bounds).tolist(), "bound_scale": bound_scale},
         predicted=float(bounds[worst]), kind=C2.kind, measured=float(mean[worst]),
-        interval=(float(lower[worst]), float(upper[worst])), verdict=stats.bound_verdict(lower, upper, bounds),
-        control=[control], resolution=Resolution("smallest factor F with bound / F rejected", factor))
+        interval=(float(lower[worst]), float(upper[worst])),
+        verdict="inconclusive" if note else stats.bound_verdict(lower, upper, bounds),
+        control=[control], resolution=Resolution("smallest factor F with bound / F rejected", factor), note=note)
 
 
 # ---- the group: `mla-check rate`, the report, simulations/rate_check.py --------------------------
