@@ -10,7 +10,9 @@ import io
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -439,7 +441,37 @@ COMMANDS: dict[str | None, Command] = {  # name: its command; None: every claim 
 GROUP_COMMAND: Command = (run_group, print_checks, lambda results: results)  # every check group of the registry
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[list[int]]:
+    """Within the block, SIGTERM (``kill``, a batch system's stop) ends the run as Ctrl-C does, so
+    that nothing is left half-written; the signal is recorded in the list yielded. Main thread only
+    (where Python runs signal handlers); the previous handler comes back after."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Iterable[str] | None = None) -> int:
+    with _terminate_as_interrupt() as terminated:
+        try:
+            return _run(argv)
+        except KeyboardInterrupt:
+            print("mla-check: terminated" if terminated else "mla-check: interrupted", file=sys.stderr)
+            return 128 + signal.SIGTERM if terminated else 130
+
+
+def _run(argv: Iterable[str] | None) -> int:
     try:
         args = merge_options(build_parser().parse_args(sys.argv[1:] if argv is None else list(argv)))
         run, summarise, as_json = COMMANDS.get(args.command, GROUP_COMMAND)
@@ -459,9 +491,6 @@ def main(argv: Iterable[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         print(f"mla-check: error: {error.strerror or error}{where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("mla-check: interrupted", file=sys.stderr)
-        return 130
     try:
         if args.json:
             print(json_text(as_json(result), indent=None))

@@ -251,3 +251,24 @@ def test_a_ctrl_c_while_the_cluster_starts_waits_for_the_start(python_sigint):
         time.sleep(0.01)
         started = True  # not interrupted half-way
     assert started and ctrl_c.pressed
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_and_leaves_nothing_half_built(tmp_path):
+    # kill (or a batch system's stop) sends SIGTERM: Python's default would end the process at once
+    # and leave the folder being built beside --out (found by review: .rq.building-* was left).
+    run = mla_check("rate", "--quick", "--out", str(tmp_path / "rq"), cwd=tmp_path,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.glob(".rq.building-*")):  # mid-run: the group is being computed
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read() if run.poll() is not None else ""
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    code, stderr = run.wait(60), run.stderr.read()
+    assert (code, stderr) == (128 + signal.SIGTERM, "mla-check: terminated\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sigterm_handler_is_the_callers_again_after_main(tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["derive", "--layers", "2:0.5"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
