@@ -444,22 +444,27 @@ GROUP_COMMAND: Command = (run_group, print_checks, lambda results: results)  # e
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[list[int]]:
     """Within the block, SIGTERM (``kill``, a batch system's stop) ends the run as Ctrl-C does, so
-    that nothing is left half-written; the signal is recorded in the list yielded. Main thread only
-    (where Python runs signal handlers); the previous handler comes back after."""
+    that nothing is left half-written: it goes to SIGINT's handler of the moment (Python's, or the
+    executor's, which holds it while a cluster starts), or raises KeyboardInterrupt where SIGINT is
+    ignored; the signal is recorded in the list yielded. Only in the main thread (where Python runs
+    handlers) and where SIGTERM has Python's default action; the previous handler comes back after."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield received
         return
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: Any) -> None:
         received.append(signum)
-        raise KeyboardInterrupt
+        on_interrupt = signal.getsignal(signal.SIGINT)
+        if not callable(on_interrupt):
+            raise KeyboardInterrupt
+        on_interrupt(signal.SIGINT, frame)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGTERM, handler)
     try:
         yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

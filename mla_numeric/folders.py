@@ -26,6 +26,9 @@ from ._typing import StrPath
 __all__ = ["MARKER", "FolderError", "check_output_folder", "building", "publish"]
 
 MARKER = ".mla-check-output"
+# What a file browser leaves in the folders it shows (Finder, Windows Explorer): not the user's work,
+# so it neither blocks a run nor survives a replacement.
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 class FolderError(ValueError):
@@ -63,7 +66,7 @@ def _foreign(folder: Path) -> list[str]:
         return []
     entries, files = _marker(folder)
     if files is None:  # an earlier version's marker: its top-level entries are ours, whole
-        return sorted(entry.name for entry in folder.iterdir() if entry.name not in entries)
+        return sorted(entry.name for entry in folder.iterdir() if entry.name not in entries | SYSTEM_FILES)
     holding = entries | {"/".join(path.split("/")[:depth]) for path in files for depth in range(1, path.count("/") + 1)}
     foreign: list[str] = []
 
@@ -80,7 +83,8 @@ def _foreign(folder: Path) -> list[str]:
             elif path not in holding:
                 dirs.remove(name)
                 foreign.append(path)
-        foreign.extend(path for name in names if (path := (base / name).as_posix()) not in files)
+        foreign.extend(path for name in names if (path := (base / name).as_posix()) not in files
+                       and name not in SYSTEM_FILES)
     return sorted(foreign)
 
 

@@ -79,9 +79,12 @@ class WorstCase:
     the SDP is unbounded, NaN when both solvers failed: ``solver`` is then "none"); ``accuracy`` is
     max(|dual - primal value|, largest violation of a primal constraint), the absolute uncertainty
     on ``value`` (0 when unbounded). ``certified``: ``value`` is a solver's certificate, a solved
-    SDP or unboundedness certified exactly by the solver asked first; an "unbounded" that is
-    inaccurate, or that the fallback gives after a failure, is not (a badly scaled problem gives it:
-    SCS says "unbounded" for gradient descent at eta L = 1e-9, whose worst case is finite). ``points`` counts
+    SDP, or unboundedness certified exactly by the solver asked first outside the step condition.
+    An "unbounded" that is inaccurate, that the fallback gives after a failure, or that contradicts
+    C2's proof (within the step condition) is not: badly scaled SDPs give such answers (at
+    eta L = 1e-9 Clarabel says "unbounded" for gradient descent, whose worst case is 1 / eta), and
+    solving again with the average capped gave nothing better (a value at the cap, within the
+    solvers' absolute tolerances). ``points`` counts
     gradient evaluations (the SDP's points); ``within_step_condition`` says whether C2's step
     condition holds at ``lr``. ``ratio`` and ``unbounded`` are derived fields (in ``asdict`` too).
     """
@@ -97,7 +100,7 @@ class WorstCase:
     accuracy: float
     points: int
     within_step_condition: bool
-    certified: bool
+    certified: bool = True
     ratio: float = field(init=False)  # worst / bound: below 1 when the bound holds, and how loose it is
     unbounded: bool = field(init=False)
 
@@ -149,8 +152,10 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
         ``[(k_1, alpha_1), ...]``, innermost first, or the spelling ``"5:0.5,5:0.5"``; ``[]`` or
         ``"sgd"`` is gradient descent.
     lr : float
-        eta L > 0. A step large enough makes the worst case unbounded (gradient descent: eta L >= 2);
-        that is reported (``value`` inf, ``unbounded``), not an error. Near that edge, and at steps
+        eta L, at least ``MIN_LR_FRACTION`` of the step condition's (below, the SDP is too badly scaled
+        for the solvers: its value grows like 1 / (eta L)). A step large enough makes the worst case
+        unbounded (gradient descent: eta L >= 2); that is reported (``value`` inf, ``unbounded``),
+        not an error. Near that edge, and at steps
         so small that the SDP is badly scaled (its value grows like 1 / (eta L)), the solvers can
         fail: then ``value`` is NaN, and a check says "inconclusive".
     T : int
@@ -165,6 +170,10 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
     """
     layers = _as_layers(layers)
     lr = check_positive("lr (eta L)", lr)
+    smallest = MIN_LR_FRACTION * max_lr(math.prod(k for k, _ in layers), math.prod(a for _, a in layers), 1.0)
+    if lr < smallest:
+        raise ValueError(f"lr (eta L) must be at least {smallest:.3g} ({MIN_LR_FRACTION:g} of the step condition's "
+                         f"eta L) for this nesting, got {lr:g}: below, the SDP is too badly scaled for the solvers")
     T = check_positive("T", T, integer=True)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -174,6 +183,8 @@ def worst_case(layers: LayersSpec, lr: float, T: int, metric: str = "average", s
     with _ONE_PROBLEM_AT_A_TIME:
         return _worst_case(layers, lr, T, metric, solver)
 
+
+MIN_LR_FRACTION = 1e-3  # of the step condition's eta L: the SDPs of every preset nesting solve down to 1e-4
 
 # PEPit keeps global state (PEP() resets its counters of points and constraints): one problem at
 # a time in a process, whose threads (a Dask worker's, the local executor's second) may not.
@@ -195,12 +206,12 @@ def _worst_case(layers: Layers, lr: float, T: int, metric: str, solver: str) -> 
     PEP, SmoothFunction, cvxpy = _pepit()
     problem, f = performance_problem(PEP, SmoothFunction, layers, lr, T, metric)
     used, status, value, accuracy = _solve(problem, solver, cvxpy)
-    certified = math.isfinite(value) or (status == "unbounded" and used == solver)
+    within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
+    certified = math.isfinite(value) or (status == "unbounded" and used == solver and not within)
     if used is None:
         used = "none"
     elif used != solver:
         used = f"{used} (after {solver} failed)"
-    within = step_condition(layers).evaluate(eta=lr, L=1) <= 1
     return WorstCase(layers, lr, T, metric, value, c2_bound(layers, lr, T), used, status, accuracy,
                      len(f.list_of_points), bool(within), certified)
 
@@ -248,7 +259,7 @@ def _solve(problem: Any, solver: str, cvxpy: Any) -> tuple[str | None, str, floa
     """
     statuses = []
     for name in (solver,) + tuple(s for s in SOLVERS if s != solver):
-        try:  # verbose=0: PEPit prints nothing (no redirection of stdout, which is the process's)
+        try:  # verbose=0: PEPit prints only its warnings (the CLI relays them; stdout is the process's)
             if name == "CLARABEL":
                 dual = problem.solve(wrapper=_CLARABEL_WRAPPER, safe_mode=False, verbose=0, max_threads=1)
             else:

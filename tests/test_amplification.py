@@ -158,6 +158,7 @@ def test_a_derivation_that_amplifies_at_alpha_1_makes_holds_inconclusive(monkeyp
 def test_c_v_with_one_minibatch_an_epoch_is_inconclusive_not_fails():
     check = check_amplification("LA/SGD", "c_v", "same-lr", 1, 0.5, 1)  # m = 1: V = 0, c_v undefined
     assert check.verdict == "inconclusive" and "undefined with m = 1" in check.note
+    assert check.control[0].verdict == "inconclusive"  # no value: not "rejected"
 
 
 def test_a_measured_ratio_that_cannot_exclude_1_leaves_the_control_standing():

@@ -114,6 +114,14 @@ def test_a_users_files_inside_our_subfolder_survive_a_rerun(tmp_path):
     assert snapshot(out) == before and (out / "nqm" / "my_notes.txt").read_bytes() == b"x\n"
 
 
+def test_a_file_browsers_metadata_does_not_block_a_rerun(tmp_path):
+    out = previous_output(tmp_path)
+    (out / "nqm" / ".DS_Store").write_bytes(b"Finder")  # the user looked at the figures
+    (out / "Thumbs.db").write_bytes(b"Explorer")
+    publish(build_with(check_output_folder(out), **{"report.md": "new", "nqm/nqm.json": "new"}), out)
+    assert (out / "nqm" / "nqm.json").read_text() == "new"
+
+
 def test_an_empty_user_folder_inside_ours_is_foreign(tmp_path):
     out = previous_output(tmp_path)
     (out / "nqm" / "empty").mkdir()

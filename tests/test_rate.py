@@ -363,10 +363,9 @@ def test_no_c1_row_fails_where_its_bound_holds_with_room(default_results):
 
 @pytest.mark.parametrize("layers, times", [(((5, 0.5), (5, 0.5)), 20.0), ((), 5.0)])
 def test_a_step_outside_the_step_condition_is_inconclusive_for_c2(layers, times):
-    # Beyond the step condition the theorem claims nothing: a run that stays under the bound (MLA at
-    # 20 times the largest eta) is no evidence, and a diverging one (SGD at eta L = 2.5) no
-    # counterexample. Negative control: before the premise was checked here, they were "holds"
-    # and "fails" (only the C2 sweep checked it).
+    # Beyond the step condition the theorem claims nothing: a run of MLA at 20 times the largest eta
+    # and a diverging one (SGD at eta L = 2.5) are no counterexamples. Negative control: before the
+    # premise was checked here, both were "fails" (only the C2 sweep checked it).
     objective = objectives.make("quadratic", dim=5, seed=0)
     optimizer = MLA(layers)
     lr = times * max_lr(optimizer.K, optimizer.P, objective.L)

@@ -610,3 +610,11 @@ def test_nqm_variance_command_says_one_line_for_huge_inputs(capsys, lr, curvatur
         assert main(args) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err and "Warning" not in err
+
+
+@pytest.mark.parametrize("layers, lr", [([(5, 1e-20)], 1e-310), ([(5, 1e-20), (5, 1e-20)], 1e-300)])
+def test_a_tiny_step_with_tiny_alphas_has_a_steady_state(layers, lr):
+    # 1 - |M_n| = eta h prod alpha_i ... rounds to 0 here, but 0 < eta h < 2 with alpha_i in (0, 1]
+    # always contracts (found by review: "no steady state"). V / V_SGD -> prod alpha_i as eta h -> 0.
+    result = nqm_variance(layers, lr, 1.0, 1.0)
+    assert result["ratio"] == pytest.approx(math.prod(alpha for _, alpha in layers), rel=1e-12)

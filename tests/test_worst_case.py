@@ -232,34 +232,51 @@ def test_the_c7_group_at_one_point_holds_with_its_control_rejected(tmp_path, cap
     assert {"value", "bound", "ratio", "solver", "status", "points"} <= set(setting)
 
 
-@pytest.mark.parametrize("layers", ["sgd", "2:0.5"])
-def test_a_step_too_small_for_the_solvers_is_inconclusive_not_a_counterexample(layers, tmp_path, capsys):
-    # At eta L = 1e-8 the worst case, about 2 / (eta L T) ~ 7e7, is finite (C2 holds there: a
-    # theorem), but the SDP is badly scaled: Clarabel 0.11 stops without progress and SCS, the
-    # fallback, says "unbounded". Negative control: before the 'certified' rule this row was
-    # "fails" with "COUNTEREXAMPLE" (and the JSON on stdout was broken by PEPit's printed warnings).
+def test_a_step_too_small_for_the_solvers_is_refused_in_one_line(tmp_path, capsys):
+    # At eta L = 1e-9 the worst case of gradient descent is 1 / eta L (C2 holds: a theorem), but the
+    # SDP is so badly scaled that Clarabel says "unbounded" (found by review: a false COUNTEREXAMPLE).
     pytest.importorskip("PEPit")
     from mla_numeric.cli import main
 
-    assert main(["worst-case", "--layers", layers, "--T", "3", "--lr-times-L", "1e-8", "--json",
-                 "--out", str(tmp_path / "wc")]) == 0
-    [row] = json.loads(capsys.readouterr().out)  # only JSON on stdout
-    assert row["verdict"] == "inconclusive" and "COUNTEREXAMPLE" not in row["note"]
-    assert row["note"].startswith("no certified answer") and not row["setting"]["certified"]
+    assert main(["worst-case", "--layers", "sgd", "--T", "1", "--lr-times-L", "1e-9",
+                 "--out", str(tmp_path / "wc")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lr (eta L) must be at least 0.0005" in err[0] and not (tmp_path / "wc").exists()
+
+
+@pytest.mark.parametrize("within, solved_by, status, certified", [
+    (True, "CLARABEL", "unbounded", False),   # contradicts C2's proof: never a counterexample by itself
+    (False, "CLARABEL", "unbounded", True),   # outside the step condition: the first solver's exact answer
+    (False, "CLARABEL", "unbounded_inaccurate", False),
+    (False, "SCS", "unbounded", False),       # the fallback's, after Clarabel failed
+    (True, None, "CLARABEL: NumericalError, SCS: error", False),  # no answer (value NaN)
+])
+def test_which_solver_answers_are_certified(monkeypatch, tmp_path, within, solved_by, status, certified):
+    pytest.importorskip("PEPit")
+    from mla_numeric import worst_case as module
+    from mla_numeric.checks.worst_case import _result
+
+    value = math.nan if solved_by is None else math.inf
+    monkeypatch.setattr(module, "_solve", lambda problem, solver, cvxpy: (solved_by, status, value, 0.0))
+    point = module.worst_case("sgd", 0.5 if within else 3.0, 1)
+    assert point.within_step_condition == within and point.certified == certified
+    row = _result(point, 10.0, "sweep")
+    expected = "fails" if certified and within else "inconclusive"
+    assert row.verdict == expected and ("COUNTEREXAMPLE" in row.note) == (expected == "fails")
+    assert row.control[0].verdict == ("fails" if certified else "inconclusive")  # rejected only with a value
 
 
 @pytest.mark.usefixtures("pep")
 def test_a_step_beyond_the_double_range_is_no_answer_not_an_error():
-    point = worst_case("sgd", 1e300, 2)  # the SDP's data overflow: Clarabel fails, cvxpy refuses the data
-    assert math.isnan(point.value) and point.solver == "none" and "Inf" in point.status
+    point = worst_case("sgd", 1e300, 2)  # the SDP's data overflow: no solver answers
+    assert math.isnan(point.value) and point.solver == "none" and not point.certified
 
 
-@pytest.mark.usefixtures("pep")
-def test_only_the_first_solvers_exact_certificate_makes_unbounded_certified():
-    assert worst_case("sgd", 16.0, 2).certified  # Clarabel: DualInfeasible
-    at_the_edge = worst_case([], 2.0, 2)  # unbounded (true here), but only inaccurately or by the fallback
-    assert at_the_edge.unbounded and not at_the_edge.certified
-    assert at_the_edge.status == "unbounded_inaccurate" or "after" in at_the_edge.solver
+def test_the_tightness_table_skips_rows_without_a_value():
+    from mla_numeric.checks.worst_case import details
+    rows = [{"setting": {"layers": "sgd", "ratio": ratio, "T": 2}, "verdict": verdict, "note": ""}
+            for ratio, verdict in ((0.5, "holds"), (None, "inconclusive"))]  # None: a NaN, cached as null
+    assert "| sgd | 2 | 0.5-0.5 |" in details(rows)
 
 
 @pytest.mark.parametrize("args, message", [

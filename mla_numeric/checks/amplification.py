@@ -243,8 +243,10 @@ def check_amplification(pair: str, coefficient: str, framing: str, k: int, alpha
     # both optimizers are SGD and the ratio is 1 (no amplification), through the same derivation and
     # rule; a derivation that amplifies there is wrong, and then a "holds" is inconclusive.
     _, sgd_deep, sgd_shallow = (float(v) for v in framed_ratio(pair, coefficient, framing, k, 1.0, m))
-    control = Control("alpha = 1, where both are SGD (ratio 1, no amplification)", 1.0, sgd_deep / sgd_shallow,
-                      (math.nan, math.nan), stats.ratio_verdict(bool(amplifies(sgd_deep, sgd_shallow))))
+    sgd_ratio = sgd_deep / sgd_shallow
+    control = Control("alpha = 1, where both are SGD (ratio 1, no amplification)", 1.0, sgd_ratio,
+                      (math.nan, math.nan), stats.ratio_verdict(bool(amplifies(sgd_deep, sgd_shallow)))
+                      if math.isfinite(sgd_ratio) else "inconclusive")
     resolution = Resolution("relative difference of the coefficients (exact arithmetic, rounding tolerance)",
                             AMPLIFICATION_TOLERANCE)
     if measured is not None:

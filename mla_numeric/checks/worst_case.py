@@ -138,15 +138,16 @@ def _result(point: WorstCase, control_factor: float, what: str) -> CheckResult:
                "certified": point.certified}
     low, high = point.value - point.accuracy, point.value + point.accuracy
     verdict = judgement.verdict if point.within_step_condition and point.certified else "inconclusive"
+    control_verdict = judgement.control_verdict if point.certified else "inconclusive"
     note = ("" if verdict == "holds" else
             "outside the step condition: C2 does not claim this point" if not point.within_step_condition else
-            f"no certified answer: {point.solver}, {point.status} (a badly scaled SDP at this step)"
+            f"no certified answer from the SDP solvers: {point.solver}, {point.status}"
             if verdict == "inconclusive" else
             "COUNTEREXAMPLE: the worst case exceeds the C2 bound over the L-smooth class")
     return CheckResult(C7.id, C7.statement, C7.source, setting, point.bound, C7.kind, point.value, (low, high),
                        verdict,
                        control=[Control(f"the bound divided by {control_factor:g}", judgement.control_bound,
-                                        point.value, (low, high), judgement.control_verdict)],
+                                        point.value, (low, high), control_verdict)],
                        resolution=Resolution("absolute accuracy of the worst case (solver)", point.accuracy), note=note)
 
 
@@ -197,14 +198,15 @@ def details(checks: list[JSON]) -> str:
     lines = ["| nesting | largest T | worst / bound (min-max) | step condition's eta L | certified eta L (at T) "
              "| certified / step condition | verdicts |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for layers, rows in by_nesting.items():
-        ratios = [row["setting"]["ratio"] for row in rows]
+        ratios = [r for row in rows if (r := row["setting"]["ratio"]) is not None and math.isfinite(r)]  # as cached
         s = rows[0]["setting"]
         step, certified = s.get("step_condition_lr_times_L"), s.get("certified_lr_times_L")
         certified_text = "-" if certified is None else f"{certified:.3g} ({s['certified_at_T']})"
         gain = "-" if certified is None or step is None else f"{certified / step:.3g}"
         verdicts = ", ".join(f"{sum(r['verdict'] == v for r in rows)} {v}" for v in ("holds", "fails", "inconclusive")
                              if any(r["verdict"] == v for r in rows))
-        lines.append(f"| {layers} | {max(row['setting']['T'] for row in rows)} | {min(ratios):.3g}-{max(ratios):.3g} "
+        spread = f"{min(ratios):.3g}-{max(ratios):.3g}" if ratios else "-"
+        lines.append(f"| {layers} | {max(row['setting']['T'] for row in rows)} | {spread} "
                      f"| {'-' if step is None else f'{step:.3g}'} | {certified_text} | {gain} | {verdicts} |")
     failures = [check for check in checks if check["note"].startswith("COUNTEREXAMPLE")]
     if failures:

@@ -110,9 +110,9 @@ def nqm_variance(layers: LayersLike, lr: float, curvature: float, noise: float) 
     exact = as_layers(layers)
     state = steady_state(exact, eta, h, s)
     eta_h = eta * h
-    # The product eta h underflows only where 0 < eta h < 2, where every M_i lies in (-1, 1) (alpha_i in (0, 1]).
-    underflow = eta_h == 0 and all(alpha.is_number and 0 < alpha <= 1 for _, alpha in exact)
-    if not (state.margin > 0 or underflow):
+    # Where 0 <= eta h < 2 (0: the product underflows) every M_i lies in (-1, 1) (alpha_i in (0, 1]),
+    # though 1 - |M_n| may round to 0; beyond, a nesting may still contract where SGD does not.
+    if not (eta_h < 2 or state.margin > 0):
         M = f"M_n = {state.contraction:.6g}" if math.isfinite(state.contraction) else "|M_n| beyond 1e308"
         raise ValueError(f"no steady state: with lr {lr:g} at curvature {curvature:g} the slow weights do not "
                          f"contract ({M} per iteration; a steady state needs |M_n| < 1)")
