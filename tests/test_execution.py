@@ -13,6 +13,7 @@ import time
 import pytest
 from children import mla_check
 
+import mla_numeric.cli
 from mla_numeric import report
 from mla_numeric.checks import registry
 from mla_numeric.checks.group import Work
@@ -272,3 +273,34 @@ def test_the_sigterm_handler_is_the_callers_again_after_main(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     assert main(["derive", "--layers", "2:0.5"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_callers_own_sigterm_handler_is_left_alone():
+    def own(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        seen = []  # the handler during the run
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(mla_numeric.cli, "_run", lambda argv: seen.append(signal.getsignal(signal.SIGTERM)) or 0)
+            assert main([]) == 0
+        assert seen == [own] and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_while_the_cluster_starts_is_one_line(tmp_path):
+    # SIGTERM goes through the executor's SIGINT handler, which holds it until the cluster has
+    # started (found by review: otherwise Dask's exit hook printed a traceback).
+    psutil = pytest.importorskip("psutil")
+    run = mla_check("--quick", "--no-cache", "--out", str(tmp_path / "mla-report"), "--scheduler", "processes:1",
+                    cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    code, stderr = run.wait(60), run.stderr.read()
+    assert (code, stderr) == (128 + signal.SIGTERM, "mla-check: terminated\n")
+    assert list(tmp_path.iterdir()) == []
