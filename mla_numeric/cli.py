@@ -26,7 +26,7 @@ from ._version import __version__
 from .checks import registry
 from .checks.result import verdict_row
 from .engine import SimulationResult, Summary, simulate
-from .execution import SchedulerError, check_scheduler
+from .execution import STOP_REQUESTED, SchedulerError, check_scheduler
 from .files import json_text
 from .oracles import ORACLES, Oracle, make_oracle
 from .spec import MLA, check_positive, parse_layers
@@ -357,19 +357,27 @@ def _cut(text: str, width: int) -> str:
 @contextlib.contextmanager
 def _library_output() -> Iterator[None]:
     """During a run, the libraries' warnings and what they print (PEPit prints its warnings to
-    stdout, which would break --json) become lines "mla-check: warning: ..." on stderr, each once."""
+    stdout, which would break --json) become lines "mla-check: warning: ..." on stderr, each once,
+    unless the run is interrupted (then "interrupted" is the one line). Python's default filters
+    still hide resource and deprecation warnings."""
     printed = io.StringIO()
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        warnings.simplefilter("always")
+        for hidden in (ResourceWarning, DeprecationWarning, PendingDeprecationWarning):
+            warnings.simplefilter("ignore", hidden)
+        try:
             yield
-    finally:
-        # a printed message is a line and its indented continuation lines; colour codes are dropped
-        text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())
-        messages = [" ".join(part.split()) for part in re.split(r"\n(?!\s)", text) if part.strip()]
-        for message in dict.fromkeys([str(warning.message) for warning in caught] + messages):
-            print(f"mla-check: warning: {message}", file=sys.stderr)
+        except KeyboardInterrupt:
+            caught.clear()
+            printed = io.StringIO()
+            raise
+        finally:
+            # a printed message is a line and its indented continuation lines; colour codes are dropped
+            text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())
+            messages = [part for part in re.split(r"\n(?!\s)", text) if part.strip()]
+            for message in dict.fromkeys(" ".join(str(m).split()) for m in
+                                         [warning.message for warning in caught] + messages):
+                print(f"mla-check: warning: {message}", file=sys.stderr)
 
 
 def run_report(args: argparse.Namespace) -> JSON:
@@ -455,25 +463,34 @@ def _terminate_as_interrupt() -> Iterator[list[int]]:
 
     def handler(signum: int, frame: Any) -> None:
         received.append(signum)
+        STOP_REQUESTED.set()  # a local run stops at its next task, should the KeyboardInterrupt be lost
+        if frame is not None and "llvmlite" in frame.f_code.co_filename:
+            return  # in a ctypes callback (numba loading a kernel), which would drop it with a traceback
         on_interrupt = signal.getsignal(signal.SIGINT)
         if not callable(on_interrupt):
             raise KeyboardInterrupt
         on_interrupt(signal.SIGINT, frame)
 
+    STOP_REQUESTED.clear()
     signal.signal(signal.SIGTERM, handler)
     try:
         yield received
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        STOP_REQUESTED.clear()
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     with _terminate_as_interrupt() as terminated:
         try:
-            return _run(argv)
+            code = _run(argv)
         except KeyboardInterrupt:
             print("mla-check: terminated" if terminated else "mla-check: interrupted", file=sys.stderr)
             return 128 + signal.SIGTERM if terminated else 130
+    if terminated:  # too late to stop: the run had finished, and its results are whole
+        print("mla-check: terminated after the run had finished", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    return code
 
 
 def _run(argv: Iterable[str] | None) -> int:

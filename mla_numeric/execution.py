@@ -57,7 +57,12 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 __all__ = ["Outcome", "Local", "Cluster", "executor", "check_scheduler", "SchedulerError", "source_digest",
-           "stop_event"]
+           "stop_event", "STOP_REQUESTED"]
+
+# Set by a signal handler whose KeyboardInterrupt Python may have dropped (raised inside a callback
+# where exceptions are ignored, such as llvmlite's while numba loads a kernel): a local run stops
+# with KeyboardInterrupt at its next task boundary.
+STOP_REQUESTED = threading.Event()
 
 RETRIES = 1  # a task that raises is run once more; a second exception fails its batch
 _PROCESSES = re.compile(r"processes:([1-9][0-9]*)")
@@ -199,6 +204,8 @@ class Local:
                         except Exception as failure:  # the batch could not run: the caller reports it
                             error = failure
                             break
+                        if STOP_REQUESTED.is_set():
+                            raise KeyboardInterrupt
                         results.append(result)
                         seconds.append(took)
                         bar.done(index)

@@ -249,3 +249,16 @@ def test_a_run_never_closed_is_finished_at_exit_before_python_stops_its_thread()
     """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "1\nstopped at exit\n", "")
+
+
+def test_a_stop_request_ends_a_local_run_at_the_next_task():
+    # What a SIGTERM leaves when Python drops its KeyboardInterrupt (raised in llvmlite's ctypes
+    # callback while numba loads a kernel): the run stops at the next task boundary.
+    done = []
+    execution.STOP_REQUESTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(Local().run([[(done.append, 1), (done.append, 2)]], progress=False))
+    finally:
+        execution.STOP_REQUESTED.clear()
+    assert done == [1]
