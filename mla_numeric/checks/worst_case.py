@@ -250,7 +250,8 @@ GROUP = CheckGroup(
     options=(Option("--layers", "layers", "SPEC", "one nesting, innermost first ('sgd' for none): compute one point",
                     parse=lambda spec: tuple(parse_layers(spec))),
              Option("--T", "T", "N", "top-level iterations of the one point (default 2)", parse=_integer("--T")),
-             Option("--lr-times-L", "lr_times_L", "X", "eta L of the one point (default: C2's step condition)",
+             Option("--lr-times-L", "lr_times_L", "X",
+                    "eta L of the one point (default: C2's step condition; at least 1e-3 of it)",
                     parse=_number("--lr-times-L")),
              Option("--metric", "metric", "NAME", "average (C2's quantity) or min (PEPit's convention; default "
                     "average)")))
