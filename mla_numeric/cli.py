@@ -1,4 +1,5 @@
-"""The ``mla-check`` command: argument parsing and error messages only.
+"""The ``mla-check`` command: argument parsing, the printed results, and how a run meets the
+terminal (one line per error or warning on stderr, Ctrl-C and SIGTERM).
 
 Errors in the arguments exit with status 2 and one line on stderr, never a traceback.
 """
