@@ -172,7 +172,8 @@ SWEEPS = {
              numbers(float, lambda eta: eta > 0, "--lr must be a finite number > 0")),
         Axis("objective", "--objective", "NAME", f"{', '.join(rate.OBJECTIVES)} (default robust-regression)",
              ("robust-regression",), choices(rate.OBJECTIVES))),
-        bound_point, lambda result: None if result["measured"] is None else result["measured"] / result["predicted"],
+        bound_point, lambda result: None if None in (result["measured"], result["predicted"])
+        else result["measured"] / result["predicted"],
         "measured A(T) / bound at the T closest to the bound"),
 }
 

@@ -170,6 +170,30 @@ def test_a_correct_hand_written_nesting_conforms(depth, sigma):
     assert result.max_rel_deviation <= cf.RTOL
 
 
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_conforming_run_records_which_defects_it_would_have_detected(depth):
+    # The control of a "holds": every known defect that changes the algorithm in this setting parts
+    # from the implementation. The multi-level defects change nothing with one layer and are left
+    # out there. (Found by review: conforming rows recorded no defect at all, so their control was
+    # rejected without ever being run.)
+    result = cf.compare(hand_written(LAYERS[:depth], 0.05), LAYERS[:depth], wells_setting(1.0))
+    assert result.causes and all(first is not None for first in result.causes.values())
+    one_layer_only = {"inner slow weights not re-synchronised"}
+    assert (one_layer_only & set(result.causes)) == (set() if depth == 1 else one_layer_only)
+
+
+def test_a_defect_that_goes_unnoticed_leaves_the_c8_control_standing():
+    from mla_numeric.checks.conformance import _control
+
+    def row(causes):
+        comparison = cf.Comparison(LAYERS, "exact", "conforms", None, 0.0, None, causes)
+        return type("Row", (), {"comparisons": (comparison,)})()
+
+    assert _control(row({"interpolation direction": 3})).verdict == "fails"  # rejected: detected
+    assert _control(row({"interpolation direction": 3, "state reset": None})).verdict == "inconclusive"
+    assert _control(row({})).verdict == "inconclusive"  # no defect changes anything here: no power
+
+
 @pytest.mark.parametrize("depth", [2, 3])
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_each_known_defect_is_rejected_and_named(defect, depth):

@@ -22,9 +22,10 @@ Work units
     One per implementation and depth (``units``), as ``conformance_table`` lists them; a worker needs
     the libraries too, or its rows say "not installed".
 Negative control
-    In the same setting and run, the reference with each known defect must part from the
-    implementation: a "holds" stands only if every defect would have been detected.
-    tests/test_conformance.py rejects a deliberately broken wrapper for each cause.
+    In the same setting and run, the reference with each known defect that changes the algorithm
+    here (the multi-level ones change nothing with one layer) must part from the implementation:
+    a "holds" stands only if every such defect would have been detected, and is inconclusive where
+    none applies. tests/test_conformance.py rejects a deliberately broken wrapper for each cause.
 Example
     ``mla-check conformance --library optax --layers 3:0.6,2:0.7``
 """
@@ -112,11 +113,14 @@ measure = Work(units, run_unit, combine)  # measure(preset, seed, progress): the
 
 
 def _control(row: ConformanceRow) -> Control:
-    """Every known defect parts from the implementation somewhere in this run (or it is no control)."""
+    """Every known defect that changes the algorithm here parts from the implementation somewhere in
+    this run: else a "holds" has no power against it (and a defect that changes nothing here is no
+    defect here)."""
     missed = sorted({cause for comparison in row.comparisons for cause, call in comparison.causes.items()
                      if call is None})
-    return Control(f"the reference with each of the {len(CAUSES)} known defects", RTOL, None, (None, None),
-                   "inconclusive" if missed else "fails")
+    applicable = sorted({cause for comparison in row.comparisons for cause in comparison.causes})
+    return Control(f"the reference with each known defect that changes the algorithm here ({len(applicable)} of "
+                   f"{len(CAUSES)})", RTOL, None, (None, None), "inconclusive" if missed or not applicable else "fails")
 
 
 def judge(table: ConformanceTable) -> list[CheckResult]:

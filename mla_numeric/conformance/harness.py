@@ -102,7 +102,10 @@ class Comparison:
         The smallest set of known causes that reproduces the implementation, or "unexplained ...".
     causes : dict
         For each known cause checked alone: the first call where its defective reference and the
-        implementation part (None: it reproduces the implementation).
+        implementation part (None: it reproduces the implementation). For an implementation that
+        conforms, only the causes that change the algorithm in this setting (their defective
+        reference differs from the correct one somewhere): None there means the defect would have
+        gone unnoticed, and the check has no power against it.
     deviation : ndarray (cycles K + 1,)
         Deviation before every call (module docstring).
     error : str or None
@@ -197,6 +200,23 @@ def diagnose(record: Record, setting: Setting, layers: Layers, gradient: Gradien
     return f"unexplained (closest: {closest}, reproduces it up to call {alone[closest]})", alone
 
 
+def detected(record: Record, setting: Setting, layers: Layers, gradient: Gradient) -> dict[str, int | None]:
+    """{cause: first call where its defective reference parts from the implementation (None: never)}
+    for each known cause that changes the algorithm in this setting; a cause that does not (e.g.
+    "inner slow weights not re-synchronised" with one layer) is left out."""
+    correct = reference_run(layers, setting.lr, setting.x0, gradient, setting.cycles)
+    found: dict[str, int | None] = {}
+    for cause in CAUSES:
+        firsts = []
+        for causes, late, _ in _variants((cause,)):
+            run = reference_run(layers, setting.lr, setting.x0, gradient, setting.cycles, causes, late)
+            if deviation(run, correct).max() > 0:
+                firsts.append(_first(deviation(record, run)))
+        if firsts:
+            found[cause] = None if None in firsts else max(first for first in firsts if first is not None)
+    return found
+
+
 def compare(adapter: Adapter, layers: Iterable[tuple[int, float]], setting: Setting) -> Comparison:
     """Judge ``adapter`` on the nesting ``layers`` ((k_i, alpha_i), innermost first) in ``setting``."""
     layers = tuple((int(k), float(a)) for k, a in layers)
@@ -212,6 +232,7 @@ def compare(adapter: Adapter, layers: Iterable[tuple[int, float]], setting: Sett
         return Comparison(layers, setting.gradients, DEVIATES, first, math.inf,
                           f"raised {error} at call {failed_at}", {}, dev, error)
     if first is None:
-        return Comparison(layers, setting.gradients, CONFORMS, None, float(dev.max()), None, {}, dev)
+        return Comparison(layers, setting.gradients, CONFORMS, None, float(dev.max()), None,
+                          detected(record, setting, layers, gradient), dev)
     diagnosis, alone = diagnose(record, setting, layers, gradient)
     return Comparison(layers, setting.gradients, DEVIATES, first, float(dev.max()), diagnosis, alone, dev)
