@@ -375,3 +375,22 @@ def test_a_step_outside_the_step_condition_is_inconclusive_for_c2(layers, times)
                            schedule="constant")
         result = check_bound(sweep)
     assert result.verdict == "inconclusive" and result.note.startswith("outside the premise: eta = ")
+
+
+def test_c1_outside_its_premise_or_schedule_is_inconclusive():
+    # Found by review: check_rate judged a sweep at 3.5 times the step condition's eta "holds", and
+    # a constant-eta sweep given the real window's controls "holds" (slope -0.61 over a short T range).
+    fast = synthetic(-0.5)
+    fast = replace(fast, lrs=fast.lrs * 100)  # eta 1 > the step condition's 0.033 (L = 1, K = 25, P = 1/4)
+    controls = [replace(c, lrs=c.lrs * 100) for c in (synthetic(0.0, schedule="constant"),
+                                                       synthetic(-0.25, schedule="T^(-1/4)"))]
+    result = check_rate(fast, controls)
+    assert result.verdict == "inconclusive" and result.note.startswith("outside the premise: eta = ")
+    constant = check_rate(synthetic(-0.6, schedule="constant"), [synthetic(0.0, schedule="constant")])
+    assert constant.verdict == "inconclusive" and "this sweep's schedule is constant" in constant.note
+
+
+def test_c1_controls_must_share_the_window():
+    other = synthetic(0.0, schedule="constant")
+    with pytest.raises(ValueError, match="the same T's, replicates and first eta"):
+        check_rate(synthetic(-0.5), [replace(other, Ts=other.Ts * 2)])

@@ -320,12 +320,22 @@ def rate_window(objective: Objective, oracle: Oracle, layers: Iterable[tuple[int
 # ---- the verdicts ---------------------------------------------------------------------------
 
 def check_rate(sweep: RateSweep, controls: Sequence[RateSweep] = (), tolerance: float = TOLERANCE) -> CheckResult:
-    """C1 on ``sweep`` (eta = c / sqrt(T)), with ``controls`` (other schedules in the same window)."""
+    """C1 on ``sweep`` (eta = c / sqrt(T)), with ``controls`` (other schedules in the same window:
+    the same T's, replicates and first eta). "inconclusive" for another schedule, or where eta
+    breaks the step condition (the theorem's premise)."""
     if np.any(~np.isfinite(sweep.averages)):
         raise ValueError("some replicates diverged; the rate check needs every replicate finite")
+    for control in controls:
+        if not (np.array_equal(control.Ts, sweep.Ts) and len(control.averages) == len(sweep.averages)
+                and control.lrs[0] == sweep.lrs[0]):
+            raise ValueError("a matched control runs in the same window: the same T's, replicates and first eta")
     limit = -0.5 + tolerance
     measured, low, high = sweep.slope()
     verdict, note = stats.rate_verdict(low, high, limit), ""
+    premise = (f"C1 is about eta = c / sqrt(T); this sweep's schedule is {sweep.schedule}"
+               if sweep.schedule != "c/sqrt(T)" else outside_premise(sweep.objective, sweep.layers, sweep.lrs))
+    if premise:
+        verdict, note = "inconclusive", premise
     lower, _ = sweep.limits()
     if verdict == "fails" and not np.any(lower > sweep.bounds):
         verdict = "inconclusive"
