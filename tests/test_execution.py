@@ -205,17 +205,20 @@ def test_ctrl_c_cancels_and_keeps_the_previous_report(tmp_path, previous_report)
     assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_ctrl_c_while_the_cluster_starts_is_one_line(tmp_path):
+@pytest.mark.parametrize("signum, code, line", [(signal.SIGINT, 130, "mla-check: interrupted\n"),
+                                                 (signal.SIGTERM, 128 + signal.SIGTERM, "mla-check: terminated\n")])
+def test_a_signal_while_the_cluster_starts_is_one_line(tmp_path, signum, code, line):
+    # SIGTERM goes through the executor's SIGINT handler, which holds it until the cluster has
+    # started (found by review: otherwise Dask's exit hook printed a traceback).
     psutil = pytest.importorskip("psutil")
     run = mla_check("--quick", "--no-cache", "--out", str(tmp_path / "mla-report"), "--scheduler", "processes:1",
-                     cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                    cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up
         assert run.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
-    code, stderr = run.wait(60), run.stderr.read()
-    assert (code, stderr) == (130, "mla-check: interrupted\n")  # no traceback from a half-started cluster
+    run.send_signal(signum)
+    assert (run.wait(60), run.stderr.read()) == (code, line)  # no traceback from a half-started cluster
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing half-built
 
 
@@ -289,18 +292,3 @@ def test_a_callers_own_sigterm_handler_is_left_alone():
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-
-def test_sigterm_while_the_cluster_starts_is_one_line(tmp_path):
-    # SIGTERM goes through the executor's SIGINT handler, which holds it until the cluster has
-    # started (found by review: otherwise Dask's exit hook printed a traceback).
-    psutil = pytest.importorskip("psutil")
-    run = mla_check("--quick", "--no-cache", "--out", str(tmp_path / "mla-report"), "--scheduler", "processes:1",
-                    cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not psutil.Process(run.pid).children(recursive=True):  # its first helper process: starting up
-        assert run.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    run.send_signal(signal.SIGTERM)
-    code, stderr = run.wait(60), run.stderr.read()
-    assert (code, stderr) == (128 + signal.SIGTERM, "mla-check: terminated\n")
-    assert list(tmp_path.iterdir()) == []
